@@ -1,0 +1,15 @@
+/* cfut.h: Python's concurrent.futures for C.
+ *
+ * Include this one header. Each concept also has its own self-contained
+ * header under cfut/: error, future, task, executor, version. */
+#ifndef CFUT_H
+#define CFUT_H
+
+#include "cfut/export.h"
+#include "cfut/version.h"
+#include "cfut/error.h"
+#include "cfut/future.h"
+#include "cfut/task.h"
+#include "cfut/executor.h"
+
+#endif /* CFUT_H */

@@ -1,0 +1,148 @@
+/* lib/task.c: the task record and the API a running task calls.
+ *
+ * A submitted task is one allocation: its future first, then the function,
+ * and the argument bytes inline when they are small. The running task
+ * (struct cfut_task) lives on the worker's stack; cfut_current() finds it
+ * through a thread-local pointer. */
+#include <string.h>
+
+#include "internal.h"
+
+/* Arguments up to this size are stored inside the task allocation. */
+enum { INLINE_ARG = 64 };
+
+static _Thread_local cfut_task *current;
+
+static bool task_cancel(future_t *f)
+{
+    cfut__task *t = cfut__task_of(f);
+    return t->ex->backend->cancel(t->ex, t);
+}
+
+static void task_destroy(future_t *f)
+{
+    cfut__task *t = cfut__task_of(f);
+    executor_t *ex = t->ex;
+    if (t->arg != t->inline_arg)
+        cfut__free(t->arg);
+    cfut__free(t);
+    cfut__executor_release(ex);
+}
+
+static const cfut__future_class task_class = {
+    .cancel = task_cancel,
+    .destroy = task_destroy,
+};
+
+cfut__task *cfut__task_new(executor_t *ex, cfut_task_fn fn, const void *arg, size_t len)
+{
+    bool inl = len <= INLINE_ARG;
+    cfut__task *t = cfut__malloc(sizeof *t + (inl ? len : 0));
+    if (!t)
+        return NULL;
+    t->arg = t->inline_arg;
+    if (!inl && !(t->arg = cfut__malloc(len))) {
+        cfut__free(t);
+        return NULL;
+    }
+    if (len)
+        memcpy(t->arg, arg, len);
+    cfut__future_init(&t->fut, &task_class, 2);
+    t->ex = ex;
+    t->next = t->u.prev = NULL;
+    t->drained_state = 0;
+    t->fn = fn;
+    t->arg_len = len;
+    t->queued = false;
+    cfut__executor_retain(ex);
+    return t;
+}
+
+void cfut__task_drain(cfut__task *t, cfut__task **list, uint32_t state, int status, int code,
+                      const char *fmt, ...)
+{
+    cfut__outcome o = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    cfut__outcome_vfail(&o, status, code, fmt, ap);
+    va_end(ap);
+    t->queued = false;
+    cfut__completion c;
+    if (cfut__future_complete_begin(&t->fut, state, &o, &c) == CFUT_OK) {
+        cfut__executor_count(t->ex, state, status);
+        t->u.done_cbs = c.callbacks;
+        t->drained_state = c.old_state;
+    } else { /* already done: nothing left but the reference */
+        t->u.done_cbs = NULL;
+        t->drained_state = 0;
+    }
+    cfut__outcome_clear(&o);
+    t->next = *list;
+    *list = t;
+}
+
+void cfut__task_list_finish(cfut__task *list)
+{
+    /* The list is newest first; finish in queue order. */
+    cfut__task *ordered = NULL;
+    while (list) {
+        cfut__task *next = list->next;
+        list->next = ordered;
+        ordered = list;
+        list = next;
+    }
+    while (ordered) {
+        cfut__task *next = ordered->next;
+        cfut__completion c = {&ordered->fut, ordered->drained_state, ordered->u.done_cbs};
+        cfut__future_complete_end(&c);
+        future_release(&ordered->fut);
+        ordered = next;
+    }
+}
+
+void cfut__task_invoke(cfut_task *t, cfut_task_fn fn)
+{
+    t->prev = current;
+    current = t;
+    int rc = fn(t, t->arg, t->arg_len);
+    current = t->prev;
+    if (t->failed)
+        return;
+    if (rc != 0)
+        cfut__outcome_fail(&t->out, CFUT_ETASK, rc, "task returned %d", rc);
+}
+
+int cfut_return(cfut_task *t, const void *data, size_t len)
+{
+    if (!t || (!data && len))
+        return CFUT_EINVAL;
+    return cfut__value_set(&t->out.result, data, len);
+}
+
+int cfut_fail(cfut_task *t, int code, const char *fmt, ...)
+{
+    if (!t)
+        return CFUT_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    cfut__outcome_vfail(&t->out, CFUT_ETASK, code, fmt, ap);
+    va_end(ap);
+    t->failed = true;
+    return code;
+}
+
+bool cfut_should_stop(const cfut_task *t)
+{
+    if (!t)
+        return false;
+    if (t->fut && (atomic_load_explicit(&t->fut->state, memory_order_relaxed) & CFUT__STOP))
+        return true;
+    if (t->ex && atomic_load_explicit(&t->ex->stopping, memory_order_relaxed))
+        return true;
+    return t->deadline_ns && cfut__now_ns() >= t->deadline_ns;
+}
+
+cfut_task *cfut_current(void)
+{
+    return current;
+}

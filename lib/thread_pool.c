@@ -1,0 +1,445 @@
+/* lib/thread_pool.c: the EXECUTOR_THREADS backend.
+ *
+ * One mutex guards the queue and the worker bookkeeping (libuv's
+ * src/threadpool.c shape). Workers start lazily, one per submission that
+ * finds no available worker, up to max_workers, and live until shutdown.
+ *
+ * Availability is counted, not guessed (CPython's idle semaphore, made
+ * exact): `idle + wakeups` is the number of workers that will look at the
+ * queue without first running user work. A submission that finds idle > 0
+ * claims one (idle--, wakeups++) and signals; otherwise it starts a worker. A
+ * worker becomes available *before* it completes its task's future, so a
+ * caller that saw the result and submits again reuses it.
+ *
+ * Cancel unlinks a queued task under the mutex; a worker takes a task and
+ * marks it RUNNING under the same mutex, so the two never both win.
+ *
+ * Lock order: tp->mu -> future lock. No user code (task, initializer,
+ * callback) runs with tp->mu held: drains change state under it and run the
+ * callbacks after (cfut__task_drain / cfut__task_list_finish).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct worker {
+    pthread_t tid;
+    executor_t *ex;
+    cfut__task *current;  /* the task it runs, for fork */
+    unsigned index;
+    bool joined;          /* joined or detached: its tid is spent */
+} worker;
+
+typedef struct tpool {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;    /* available workers wait here */
+    cfut__task *head, *tail;   /* the queue */
+    size_t queued, running;
+    size_t alive;              /* started and not exited */
+    size_t idle, wakeups;      /* available = idle + wakeups (see top) */
+    size_t max_workers;
+    worker **workers;          /* every worker ever started */
+    size_t nworkers, cap;
+    bool shutdown;             /* no more submissions */
+    bool broken;               /* an initializer failed */
+    bool forked;               /* inherited by a fork child: no workers */
+    int broken_code;
+    char *broken_msg;
+    pthread_mutex_t join_mu;   /* one joiner at a time */
+} tpool;
+
+static tpool *pool_of(executor_t *ex) { return ex->impl; }
+
+static size_t default_workers(void)
+{
+    cpu_set_t set;
+    long cpus = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        cpus = CPU_COUNT(&set);
+    if (cpus < 1)
+        cpus = 1;
+    return cpus + 4 < 32 ? (size_t)cpus + 4 : 32;
+}
+
+static int tp_init(executor_t *ex)
+{
+    tpool *tp = cfut__calloc(1, sizeof *tp);
+    if (!tp)
+        return CFUT_ENOMEM;
+    pthread_mutex_init(&tp->mu, NULL);
+    pthread_mutex_init(&tp->join_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&tp->work_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    tp->max_workers = ex->opts.max_workers ? (size_t)ex->opts.max_workers : default_workers();
+    ex->impl = tp;
+    return CFUT_OK;
+}
+
+/* ---- the queue (under tp->mu) -------------------------------------------- */
+
+static void enqueue(tpool *tp, cfut__task *t)
+{
+    t->next = NULL;
+    t->u.prev = tp->tail;
+    if (tp->tail)
+        tp->tail->next = t;
+    else
+        tp->head = t;
+    tp->tail = t;
+    t->queued = true;
+    tp->queued++;
+}
+
+static void unlink_task(tpool *tp, cfut__task *t)
+{
+    if (t->u.prev)
+        t->u.prev->next = t->next;
+    else
+        tp->head = t->next;
+    if (t->next)
+        t->next->u.prev = t->u.prev;
+    else
+        tp->tail = t->u.prev;
+    t->next = t->u.prev = NULL;
+    t->queued = false;
+    tp->queued--;
+}
+
+/* Takes every queued task off the queue and fails it (see cfut__task_drain). */
+static void drain_queue(tpool *tp, cfut__task **list, uint32_t state, int status, int code,
+                        const char *msg)
+{
+    while (tp->head) {
+        cfut__task *t = tp->head;
+        unlink_task(tp, t);
+        cfut__task_drain(t, list, state, status, code, "%s", msg);
+    }
+}
+
+/* Leaving availability consumes a claim if there is one (see top). */
+static void leave_available(tpool *tp)
+{
+    if (tp->wakeups)
+        tp->wakeups--;
+    else
+        tp->idle--;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* Runs the initializer; false (and the pool broken) if it failed. */
+static bool run_initializer(executor_t *ex, tpool *tp)
+{
+    cfut_task ct = {.arg = ex->initarg, .arg_len = ex->opts.initarg_len, .ex = ex};
+    cfut__task_invoke(&ct, ex->opts.initializer);
+    if (ct.out.status == CFUT_OK) {
+        cfut__outcome_clear(&ct.out);
+        return true;
+    }
+    cfut__task *orphans = NULL;
+    pthread_mutex_lock(&tp->mu);
+    if (!tp->broken) {
+        tp->broken = true;
+        tp->broken_code = ct.out.code;
+        tp->broken_msg = cfut__asprintf("a worker's initializer failed (code %d): %s",
+                                        ct.out.code, ct.out.message ? ct.out.message : "");
+    }
+    drain_queue(tp, &orphans, CFUT__FINISHED, CFUT_EBROKEN, tp->broken_code,
+                tp->broken_msg ? tp->broken_msg : "a worker's initializer failed");
+    pthread_cond_broadcast(&tp->work_cv); /* available workers exit */
+    pthread_mutex_unlock(&tp->mu);
+    cfut__outcome_clear(&ct.out);
+    cfut__task_list_finish(orphans);
+    return false;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    executor_t *ex = w->ex;
+    tpool *tp = pool_of(ex);
+    char name[16];
+    int digits = snprintf(NULL, 0, "_%u", w->index);
+    snprintf(name, sizeof name, "%.*s_%u", 15 - digits, ex->name_prefix, w->index);
+    pthread_setname_np(pthread_self(), name);
+
+    bool ok = !ex->opts.initializer || run_initializer(ex, tp);
+    pthread_mutex_lock(&tp->mu);
+    bool available = false;
+    while (ok) {
+        cfut__task *t = tp->head;
+        if (!t) {
+            if (tp->shutdown || tp->broken || tp->forked)
+                break;
+            if (!available) {
+                tp->idle++;
+                available = true;
+            }
+            pthread_cond_wait(&tp->work_cv, &tp->mu);
+            continue;
+        }
+        if (available) {
+            leave_available(tp);
+            available = false;
+        }
+        unlink_task(tp, t);
+        bool started = cfut__future_start(&t->fut);
+        CFUT_ASSERT(started); /* cancel unlinks under tp->mu */
+        tp->running++;
+        w->current = t;
+        pthread_mutex_unlock(&tp->mu);
+
+        cfut_task ct = {.arg = t->arg, .arg_len = t->arg_len, .fut = &t->fut, .ex = ex};
+        if (ex->opts.task_timeout > 0)
+            ct.deadline_ns = cfut__now_ns() + (uint64_t)(ex->opts.task_timeout * 1e9);
+        cfut__task_invoke(&ct, t->fn);
+
+        pthread_mutex_lock(&tp->mu);
+        tp->running--;
+        w->current = NULL;
+        tp->idle++; /* available before the future completes (see top) */
+        available = true;
+        pthread_mutex_unlock(&tp->mu);
+        cfut__executor_finish(t, &ct.out);
+        future_release(&t->fut); /* the queue's reference */
+        pthread_mutex_lock(&tp->mu);
+    }
+    if (available)
+        leave_available(tp);
+    tp->alive--;
+    pthread_mutex_unlock(&tp->mu);
+    return NULL;
+}
+
+/* Under tp->mu. Starts one more worker with every signal blocked (the
+ * application's handlers then run on its own threads). */
+static int start_worker(executor_t *ex, tpool *tp)
+{
+    if (tp->nworkers == tp->cap) {
+        size_t cap = tp->cap ? tp->cap * 2 : 4;
+        worker **ws = cfut__realloc(tp->workers, cap * sizeof *ws);
+        if (!ws)
+            return ENOMEM;
+        tp->workers = ws;
+        tp->cap = cap;
+    }
+    worker *w = cfut__calloc(1, sizeof *w);
+    if (!w)
+        return ENOMEM;
+    w->ex = ex;
+    w->index = (unsigned)tp->nworkers;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w->tid, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        cfut__free(w);
+        return rc;
+    }
+    tp->workers[tp->nworkers++] = w;
+    tp->alive++;
+    return 0;
+}
+
+/* ---- the backend --------------------------------------------------------- */
+
+static void tp_submit(executor_t *ex, cfut__task *t)
+{
+    tpool *tp = pool_of(ex);
+    cfut__task *failed = NULL;
+    pthread_mutex_lock(&tp->mu);
+    if (tp->forked || tp->broken || tp->shutdown) {
+        /* Refused at the door: not a task that ran, so not counted. */
+        pthread_mutex_unlock(&tp->mu);
+        cfut__outcome o = {0};
+        if (tp->forked)
+            cfut__outcome_fail(&o, CFUT_EBROKEN, 0,
+                               "executor inherited across fork(): its workers are gone");
+        else if (tp->broken)
+            cfut__outcome_fail(&o, CFUT_EBROKEN, tp->broken_code, "%s",
+                               tp->broken_msg ? tp->broken_msg : "executor is broken");
+        else
+            cfut__outcome_fail(&o, CFUT_ESHUTDOWN, 0, "executor_submit after executor_shutdown");
+        cfut__future_complete(&t->fut, CFUT__FINISHED, &o);
+        cfut__outcome_clear(&o);
+        future_release(&t->fut);
+        return;
+    }
+    enqueue(tp, t);
+    if (tp->idle > 0) {
+        tp->idle--;
+        tp->wakeups++;
+        pthread_cond_signal(&tp->work_cv);
+    } else if (tp->alive < tp->max_workers) {
+        int rc = start_worker(ex, tp);
+        if (rc != 0 && tp->alive == 0) {
+            /* Nobody would ever run the queue: fail it now. */
+            char msg[96];
+            snprintf(msg, sizeof msg, "cannot start a worker thread: %s", strerror(rc));
+            drain_queue(tp, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
+                        0, msg);
+        }
+    }
+    pthread_mutex_unlock(&tp->mu);
+    cfut__task_list_finish(failed);
+}
+
+static bool tp_cancel(executor_t *ex, cfut__task *t)
+{
+    tpool *tp = pool_of(ex);
+    cfut__task *list = NULL;
+    pthread_mutex_lock(&tp->mu);
+    if (!t->queued) {
+        /* A worker took it (or a drain finished it) after the caller looked. */
+        pthread_mutex_unlock(&tp->mu);
+        if (future_running(&t->fut))
+            atomic_fetch_or(&t->fut.state, CFUT__STOP);
+        return future_cancelled(&t->fut);
+    }
+    unlink_task(tp, t);
+    cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
+    pthread_mutex_unlock(&tp->mu);
+    cfut__task_list_finish(list);
+    return true;
+}
+
+/* Joins every worker but the caller (a task may shut down its own pool). */
+static void join_workers(tpool *tp)
+{
+    pthread_mutex_lock(&tp->join_mu);
+    pthread_mutex_lock(&tp->mu);
+    for (size_t i = 0; i < tp->nworkers; i++) {
+        worker *w = tp->workers[i];
+        if (w->joined || pthread_equal(w->tid, pthread_self()))
+            continue;
+        pthread_t tid = w->tid;
+        pthread_mutex_unlock(&tp->mu);
+        pthread_join(tid, NULL);
+        pthread_mutex_lock(&tp->mu);
+        w->joined = true;
+    }
+    pthread_mutex_unlock(&tp->mu);
+    pthread_mutex_unlock(&tp->join_mu);
+}
+
+static int tp_shutdown(executor_t *ex, unsigned flags)
+{
+    tpool *tp = pool_of(ex);
+    cfut__task *cancelled = NULL;
+    pthread_mutex_lock(&tp->mu);
+    tp->shutdown = true;
+    /* Threads cannot be killed: TERMINATE and KILL cancel what is queued
+     * and ask running tasks to stop, like CANCEL_PENDING. */
+    if (flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL))
+        drain_queue(tp, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
+                    "cancelled by executor_shutdown");
+    pthread_cond_broadcast(&tp->work_cv);
+    bool forked = tp->forked;
+    pthread_mutex_unlock(&tp->mu);
+    cfut__task_list_finish(cancelled);
+    if ((flags & EXECUTOR_WAIT) && !forked)
+        join_workers(tp);
+    return CFUT_OK;
+}
+
+static void tp_finalize(executor_t *ex)
+{
+    tpool *tp = pool_of(ex);
+    if (tp->forked)
+        return;
+    join_workers(tp);
+    /* Called from one of its own tasks: that worker cannot join itself. */
+    pthread_mutex_lock(&tp->mu);
+    for (size_t i = 0; i < tp->nworkers; i++) {
+        worker *w = tp->workers[i];
+        if (!w->joined) {
+            pthread_detach(w->tid);
+            w->joined = true;
+        }
+    }
+    pthread_mutex_unlock(&tp->mu);
+}
+
+static void tp_destroy(executor_t *ex)
+{
+    tpool *tp = pool_of(ex);
+    for (size_t i = 0; i < tp->nworkers; i++)
+        cfut__free(tp->workers[i]);
+    cfut__free(tp->workers);
+    cfut__free(tp->broken_msg);
+    pthread_cond_destroy(&tp->work_cv);
+    pthread_mutex_destroy(&tp->mu);
+    pthread_mutex_destroy(&tp->join_mu);
+    cfut__free(tp);
+}
+
+static void tp_stats(executor_t *ex, executor_stats *out)
+{
+    tpool *tp = pool_of(ex);
+    pthread_mutex_lock(&tp->mu);
+    out->workers = tp->alive;
+    out->idle = tp->idle;
+    out->queued = tp->queued;
+    out->running = tp->running;
+    out->workers_started = tp->nworkers;
+    out->workers_lost = 0;
+    pthread_mutex_unlock(&tp->mu);
+}
+
+static void tp_atfork_prepare(executor_t *ex)
+{
+    pthread_mutex_lock(&pool_of(ex)->mu);
+}
+
+static void tp_atfork_parent(executor_t *ex)
+{
+    pthread_mutex_unlock(&pool_of(ex)->mu);
+}
+
+static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
+{
+    tpool *tp = pool_of(ex);
+    /* We hold mu (prepare took it); the condition variable and join_mu may
+     * hold state of threads that do not exist here: make them new. */
+    pthread_cond_init(&tp->work_cv, NULL);
+    pthread_mutex_init(&tp->join_mu, NULL);
+    static const char msg[] = "the executor's workers did not survive fork()";
+    for (size_t i = 0; i < tp->nworkers; i++) {
+        worker *w = tp->workers[i];
+        if (w->current) {
+            /* Its worker may have held the future's lock at the fork. */
+            cfut__future_reset_lock(&w->current->fut);
+            cfut__task_drain(w->current, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+            w->current = NULL;
+        }
+        w->joined = true; /* nothing to join in this process */
+    }
+    drain_queue(tp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    tp->forked = true;
+    tp->alive = tp->idle = tp->wakeups = tp->running = 0;
+    pthread_mutex_unlock(&tp->mu);
+}
+
+const cfut__backend cfut__thread_backend = {
+    .name = "threads",
+    .init = tp_init,
+    .submit = tp_submit,
+    .cancel = tp_cancel,
+    .shutdown = tp_shutdown,
+    .stats = tp_stats,
+    .finalize = tp_finalize,
+    .destroy = tp_destroy,
+    .atfork_prepare = tp_atfork_prepare,
+    .atfork_parent = tp_atfork_parent,
+    .atfork_child = tp_atfork_child,
+};

@@ -1,0 +1,112 @@
+/* test/harness.h: the small TAP harness every test program uses.
+ *
+ * A test program lists its cases and hands them to th_main():
+ *
+ *     static void test_cancel_pending(void) { ... CHECK(...); ... }
+ *     TH_CASES(
+ *         TH_CASE(test_cancel_pending),
+ *     )
+ *
+ * Each case runs in its own forked process with a timeout (CFUT_TEST_TIMEOUT
+ * seconds, default 30, times CFUT_TEST_TIMEOUT_MULT), so a crash or a hang
+ * fails that case alone. Output is TAP for `meson test`. Arguments: case
+ * names to run only those; CFUT_TEST_NOFORK=1 runs cases in-process (for gdb).
+ *
+ * Checks print both sides and end the case at the first failure. There is no
+ * assert() in tests: they must fail under NDEBUG too. */
+#ifndef CFUT_TEST_HARNESS_H
+#define CFUT_TEST_HARNESS_H
+
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfut.h"
+
+typedef struct th_case {
+    const char *name;
+    void (*fn)(void);
+} th_case;
+
+int th_main(int argc, char **argv, const th_case *cases, size_t n);
+
+#define TH_CASE(fn) { #fn, fn }
+#define TH_CASES(...)                                                          \
+    static const th_case th_cases_[] = { __VA_ARGS__ };                        \
+    int main(int argc, char **argv)                                            \
+    {                                                                          \
+        return th_main(argc, argv, th_cases_,                                  \
+                       sizeof th_cases_ / sizeof th_cases_[0]);                \
+    }
+
+/* Ends the current case as failed, after printing where and why. */
+_Noreturn void th_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Ends the current case as skipped (TAP "# SKIP why"). */
+_Noreturn void th_skip(const char *why);
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            th_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);            \
+    } while (0)
+
+#define CHECK_INT(a, op, b)                                                    \
+    do {                                                                       \
+        long long th_a_ = (long long)(a), th_b_ = (long long)(b);              \
+        if (!(th_a_ op th_b_))                                                 \
+            th_fail(__FILE__, __LINE__, "%s %s %s: %lld vs %lld", #a, #op, #b, \
+                    th_a_, th_b_);                                             \
+    } while (0)
+#define CHECK_EQ(a, b) CHECK_INT(a, ==, b)
+
+/* Compares two cfut status codes and prints their names. */
+#define CHECK_STATUS(expr, want)                                               \
+    do {                                                                       \
+        int th_got_ = (expr), th_want_ = (want);                               \
+        if (th_got_ != th_want_)                                               \
+            th_fail(__FILE__, __LINE__, "%s: got %s (%d), want %s (%d)",       \
+                    #expr, cfut_status_name(th_got_), th_got_,                 \
+                    cfut_status_name(th_want_), th_want_);                     \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                        \
+    do {                                                                       \
+        const char *th_a_ = (a), *th_b_ = (b);                                 \
+        if (!th_a_ || !th_b_ || strcmp(th_a_, th_b_) != 0)                     \
+            th_fail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"", #a, #b,  \
+                    th_a_ ? th_a_ : "(null)", th_b_ ? th_b_ : "(null)");       \
+    } while (0)
+
+/* `hay` contains `needle`. */
+#define CHECK_CONTAINS(hay, needle)                                            \
+    do {                                                                       \
+        const char *th_h_ = (hay), *th_n_ = (needle);                          \
+        if (!th_h_ || !strstr(th_h_, th_n_))                                   \
+            th_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, \
+                    th_n_, th_h_ ? th_h_ : "(null)");                          \
+    } while (0)
+
+/* A gate: tasks block on it until the test opens it. Counting semaphore
+ * semantics (process-private). Waits are bounded by the case timeout. */
+typedef struct th_gate { sem_t sem; } th_gate;
+void th_gate_init(th_gate *g);
+void th_gate_destroy(th_gate *g);
+void th_gate_open(th_gate *g, unsigned n);  /* lets n waiters through */
+void th_gate_wait(th_gate *g);
+/* Waits up to `seconds`; false if it timed out. */
+bool th_gate_timedwait(th_gate *g, double seconds);
+
+/* Runs fn(arg) on a new thread; th_join() waits for it. */
+typedef struct th_thread th_thread;
+th_thread *th_spawn(void (*fn)(void *), void *arg);
+void th_join(th_thread *t);
+
+/* Monotonic seconds, for computing deadlines in tests (never for asserting
+ * speed). */
+double th_now(void);
+
+#endif /* CFUT_TEST_HARNESS_H */
