@@ -160,7 +160,7 @@ void cfut__outcome_vfail(cfut__outcome *o, int status, int code, const char *fmt
     cfut__outcome_clear(o);
     o->status = status;
     o->code = code;
-    o->message = cfut__vasprintf(fmt ? fmt : "", ap);
+    o->message = fmt ? cfut__vasprintf(fmt, ap) : cfut__strdup("");
 }
 
 void cfut__outcome_fail(cfut__outcome *o, int status, int code, const char *fmt, ...)

@@ -217,6 +217,9 @@ static void *worker_main(void *arg)
         leave_available(tp);
     tp->alive--;
     pthread_mutex_unlock(&tp->mu);
+    /* Last: a worker detached by executor_free() inside its own task may
+     * hold the executor's last reference. */
+    cfut__executor_release(ex);
     return NULL;
 }
 
@@ -240,9 +243,11 @@ static int start_worker(executor_t *ex, tpool *tp)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    cfut__executor_retain(ex); /* the worker's, dropped as it exits */
     int rc = pthread_create(&w->tid, NULL, worker_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        atomic_fetch_sub(&ex->refs, 1); /* never the last: the caller has one */
         cfut__free(w);
         return rc;
     }
@@ -260,7 +265,6 @@ static void tp_submit(executor_t *ex, cfut__task *t)
     pthread_mutex_lock(&tp->mu);
     if (tp->forked || tp->broken || tp->shutdown) {
         /* Refused at the door: not a task that ran, so not counted. */
-        pthread_mutex_unlock(&tp->mu);
         cfut__outcome o = {0};
         if (tp->forked)
             cfut__outcome_fail(&o, CFUT_EBROKEN, 0,
@@ -270,6 +274,7 @@ static void tp_submit(executor_t *ex, cfut__task *t)
                                tp->broken_msg ? tp->broken_msg : "executor is broken");
         else
             cfut__outcome_fail(&o, CFUT_ESHUTDOWN, 0, "executor_submit after executor_shutdown");
+        pthread_mutex_unlock(&tp->mu);
         cfut__future_complete(&t->fut, CFUT__FINISHED, &o);
         cfut__outcome_clear(&o);
         future_release(&t->fut);
@@ -425,6 +430,8 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
         w->joined = true; /* nothing to join in this process */
     }
     drain_queue(tp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    /* The vanished workers' references; the handle keeps the executor. */
+    atomic_fetch_sub(&ex->refs, (uint32_t)tp->alive);
     tp->forked = true;
     tp->alive = tp->idle = tp->wakeups = tp->running = 0;
     pthread_mutex_unlock(&tp->mu);
