@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "process.h"
 
 /* The backends this build provides, by kind. A NULL slot is refused with
  * CFUT_EINVAL until its backend exists. */
 static const cfut__backend *const backends[] = {
     [EXECUTOR_THREADS] = &cfut__thread_backend,
-    [EXECUTOR_PROCESSES] = NULL,
+    [EXECUTOR_PROCESSES] = &cfut__process_backend,
     [EXECUTOR_MPI] = NULL,
 };
 
@@ -48,6 +49,12 @@ static void parent(void)
  * callbacks run here, once no lock is held, so they may use the library. */
 static void child(void)
 {
+    if (cfut__forking_worker) {
+        /* A process-pool worker: it never touches inherited executors, and
+         * must not run their callbacks. Just leave the locks usable. */
+        parent();
+        return;
+    }
     cfut__task *orphans = NULL;
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_child(ex, &orphans);

@@ -9,6 +9,10 @@
  *   executor.c     the front: validation, options, stats, backend vtable,
  *                  the registry used by fork handlers
  *   thread_pool.c  the EXECUTOR_THREADS backend
+ *   process_pool.c the EXECUTOR_PROCESSES backend (parent side)
+ *   worker.c       worker and forkserver processes (child side)
+ *   wire.c         frames that cross address spaces (wire.h)
+ *   fnref.c        function identity across processes (fnref.h)
  *
  * Lock order, everywhere: registry lock -> executor (backend queue) lock ->
  * future lock -> waiter (iterator) lock. User code (tasks, callbacks) never
@@ -281,6 +285,7 @@ typedef struct cfut__backend {
 } cfut__backend;
 
 extern const cfut__backend cfut__thread_backend;
+extern const cfut__backend cfut__process_backend;
 
 struct executor {
     _Atomic uint32_t refs;        /* the handle + one per live task */

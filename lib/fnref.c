@@ -1,0 +1,142 @@
+/* lib/fnref.c: function identity across address spaces.
+ *
+ * A function pointer means nothing in another process. It travels as the
+ * loaded object that contains it (its path; "" for the main program) and its
+ * offset from that object's load base (dl_iterate_phdr's dlpi_addr). The
+ * worker runs the same binary, so the same object at its own base plus the
+ * same offset is the same function, under ASLR, for static functions, for
+ * fork, spawn and MPI workers alike.
+ *
+ * Both directions check that the address lies in an executable PT_LOAD
+ * segment of the object: a data pointer, a freed JIT buffer or a garbage
+ * offset from the wire is refused, never called. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fnref.h"
+
+/* Does [base + vaddr, + memsz) of an executable segment hold addr? */
+static bool in_code(const struct dl_phdr_info *info, uintptr_t addr)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        if (addr >= start && addr - start < ph->p_memsz)
+            return true;
+    }
+    return false;
+}
+
+/* ---- pointer -> reference ------------------------------------------------ */
+
+struct find_ptr {
+    uintptr_t addr;
+    int index;
+    bool found;
+    bool main_program;
+    const char *path;
+    uintptr_t base;
+};
+
+static int find_ptr_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct find_ptr *fp = data;
+    (void)size;
+    int index = fp->index++;
+    if (!in_code(info, fp->addr))
+        return 0;
+    fp->found = true;
+    /* The main program is the first object, with an empty name. */
+    fp->main_program = index == 0;
+    fp->path = info->dlpi_name ? info->dlpi_name : "";
+    fp->base = (uintptr_t)info->dlpi_addr;
+    return 1;
+}
+
+int cfut__fnref_of(cfut_fn fn, cfut__fnref *out)
+{
+    out->path = NULL;
+    out->path_len = 0;
+    out->offset = 0;
+    if (!fn)
+        return CFUT_EINVAL;
+    struct find_ptr fp = {.addr = (uintptr_t)fn};
+    dl_iterate_phdr(find_ptr_cb, &fp);
+    if (!fp.found || (!fp.main_program && !fp.path[0]))
+        return CFUT_EINVAL; /* nowhere, or an anonymous object: no way back */
+    out->path = fp.main_program ? "" : fp.path;
+    out->path_len = strlen(out->path);
+    out->offset = (uint64_t)(fp.addr - fp.base);
+    return CFUT_OK;
+}
+
+/* ---- reference -> pointer ------------------------------------------------ */
+
+struct find_obj {
+    const char *path; /* NUL-terminated; "" for the main program */
+    uint64_t offset;
+    int index;
+    bool found;       /* the object is loaded */
+    bool code;        /* base + offset is in its code */
+    uintptr_t addr;
+};
+
+static int find_obj_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct find_obj *fo = data;
+    (void)size;
+    bool match = fo->path[0] ? (info->dlpi_name && strcmp(info->dlpi_name, fo->path) == 0)
+                             : fo->index == 0;
+    fo->index++;
+    if (!match)
+        return 0;
+    fo->found = true;
+    uintptr_t addr = (uintptr_t)info->dlpi_addr + (uintptr_t)fo->offset;
+    if (fo->offset <= UINTPTR_MAX - (uintptr_t)info->dlpi_addr && in_code(info, addr)) {
+        fo->code = true;
+        fo->addr = addr;
+    }
+    return 1;
+}
+
+int cfut__fnref_resolve(const char *path, size_t path_len, uint64_t offset, cfut_fn *out,
+                        char *err, size_t errlen)
+{
+    *out = NULL;
+    char buf[4096];
+    if (path_len >= sizeof buf || memchr(path, '\0', path_len)) {
+        snprintf(err, errlen, "bad function reference: object path of %zu bytes", path_len);
+        return CFUT_ESERIALIZE;
+    }
+    memcpy(buf, path, path_len);
+    buf[path_len] = '\0';
+    struct find_obj fo = {.path = buf, .offset = offset};
+    dl_iterate_phdr(find_obj_cb, &fo);
+    if (!fo.found && buf[0]) {
+        /* Not loaded here yet (the parent dlopen()ed it): load it for good. */
+        if (!dlopen(buf, RTLD_NOW | RTLD_LOCAL)) {
+            const char *why = dlerror();
+            snprintf(err, errlen, "cannot load %s: %s", buf, why ? why : "dlopen failed");
+            return CFUT_EINVAL;
+        }
+        fo = (struct find_obj){.path = buf, .offset = offset};
+        dl_iterate_phdr(find_obj_cb, &fo);
+    }
+    if (!fo.found) {
+        snprintf(err, errlen, "object %s is not loaded", buf[0] ? buf : "(main program)");
+        return CFUT_EINVAL;
+    }
+    if (!fo.code) {
+        snprintf(err, errlen, "offset 0x%llx is not code in %s", (unsigned long long)offset,
+                 buf[0] ? buf : "the main program");
+        return CFUT_EINVAL;
+    }
+    /* A function pointer from an address: the platform ABI makes the two one. */
+    *out = (cfut_fn)fo.addr;
+    return CFUT_OK;
+}

@@ -1,0 +1,1126 @@
+/* lib/process_pool.c: the EXECUTOR_PROCESSES backend, parent side.
+ *
+ * One manager thread owns every worker: their channels, their pidfds, their
+ * deadlines. Submitting threads only touch the queue (under pp->mu) and wake
+ * the manager through an eventfd. The manager loops: hand queued tasks to
+ * idle workers, start workers when none is idle, wait (epoll) for replies,
+ * deaths and deadlines, complete futures. Because one thread sees both a
+ * worker's channel and its death, it always knows which task a dead worker
+ * was running: that task fails with CFUT_EWORKER, the worker is replaced,
+ * and nothing else is disturbed.
+ *
+ * A worker's life: STARTING (INIT sent) -> READY received -> IDLE <-> BUSY
+ * -> RETIRING (SHUTDOWN sent) -> reaped. Reaping is the only way out, and it
+ * is where a task still held by the worker is failed.
+ *
+ * Start methods: fork (from the manager thread), spawn (posix_spawn of the
+ * program image; worker.c's constructor takes over before main), forkserver
+ * (a spawned single-threaded server forks workers on request; the default).
+ *
+ * Lock order: pp->mu -> future lock. Futures are completed, and so user
+ * callbacks run, on the manager thread with no lock held.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "wire.h"
+
+extern char **environ;
+
+typedef enum { W_STARTING, W_IDLE, W_BUSY, W_RETIRING } wstate;
+
+/* What an epoll event is about. */
+typedef enum { SRC_WAKE, SRC_CHANNEL, SRC_PIDFD, SRC_FS_CHANNEL, SRC_FS_PIDFD } src_kind;
+typedef struct source {
+    src_kind kind;
+    struct pworker *w;
+} source;
+
+typedef struct pworker {
+    struct pworker *next;
+    pid_t pid;             /* 0 until the forkserver tells */
+    int fd;                /* channel, non-blocking; -1 once closed */
+    int pidfd;             /* -1 if none (forkserver child not yet known) */
+    bool own_child;        /* fork/spawn: we reap it; else the forkserver */
+    bool in_fs_queue;      /* waiting for the forkserver's FORKED */
+    unsigned index;
+    wstate state;
+    cfut__task *task;      /* BUSY: what it runs */
+    uint64_t deadline_ns;  /* BUSY with task_timeout: when to stop it */
+    unsigned ntasks;
+    const char *doom;      /* why we stopped it, if we did */
+    int doom_status;       /* what its task gets then */
+    bool writing;          /* EPOLLOUT armed */
+    struct pworker *assigned_next; /* dispatch()'s batch */
+    cfut__buf in, out;
+    source src_chan, src_pid;
+} pworker;
+
+typedef struct ppool {
+    pthread_mutex_t mu;    /* guards the queue and everything to `lost` */
+    cfut__task *head, *tail;
+    size_t queued, running, idle, alive, started, lost;
+    bool shutdown, broken, forked;
+    int terminate_sig;     /* SIGTERM / SIGKILL once asked to stop tasks */
+    int broken_code;
+    char *broken_msg;
+    pthread_mutex_t join_mu;
+    pthread_t manager;
+    bool manager_joined;
+
+    /* The manager thread's own. */
+    int wakefd, epfd;
+    source src_wake, src_fs_chan, src_fs_pid;
+    pworker *workers;
+    size_t max_workers;
+    unsigned next_index;
+    uint64_t next_id;
+    int sent_sig;          /* terminate_sig already delivered */
+    char *exe;             /* the program image, for spawn and forkserver */
+    pid_t fs_pid;
+    int fs_fd, fs_pidfd;
+    pworker *fs_wait[64];  /* FIFO of workers waiting for FORKED */
+    size_t fs_wait_head, fs_wait_len;
+} ppool;
+
+static ppool *pool_of(executor_t *ex) { return ex->impl; }
+
+static executor_start start_method(const executor_t *ex)
+{
+    return ex->opts.start == EXECUTOR_START_DEFAULT ? EXECUTOR_START_FORKSERVER
+                                                    : ex->opts.start;
+}
+
+static void wake(ppool *pp)
+{
+    uint64_t one = 1;
+    ssize_t r = write(pp->wakefd, &one, sizeof one);
+    (void)r; /* a full counter already means "wake up" */
+}
+
+/* ---- the queue (under pp->mu) -------------------------------------------- */
+
+static void enqueue(ppool *pp, cfut__task *t)
+{
+    t->next = NULL;
+    t->u.prev = pp->tail;
+    if (pp->tail)
+        pp->tail->next = t;
+    else
+        pp->head = t;
+    pp->tail = t;
+    t->queued = true;
+    pp->queued++;
+}
+
+static void unlink_task(ppool *pp, cfut__task *t)
+{
+    if (t->u.prev)
+        t->u.prev->next = t->next;
+    else
+        pp->head = t->next;
+    if (t->next)
+        t->next->u.prev = t->u.prev;
+    else
+        pp->tail = t->u.prev;
+    t->next = t->u.prev = NULL;
+    t->queued = false;
+    pp->queued--;
+}
+
+static void drain_queue(ppool *pp, cfut__task **list, uint32_t state, int status, int code,
+                        const char *msg)
+{
+    while (pp->head) {
+        cfut__task *t = pp->head;
+        unlink_task(pp, t);
+        cfut__task_drain(t, list, state, status, code, "%s", msg);
+    }
+}
+
+/* Under pp->mu: an initializer failed or workers cannot start. */
+static void break_pool(ppool *pp, cfut__task **list, int code, const char *msg)
+{
+    if (!pp->broken) {
+        pp->broken = true;
+        pp->broken_code = code;
+        pp->broken_msg = cfut__strdup(msg);
+    }
+    drain_queue(pp, list, CFUT__FINISHED, CFUT_EBROKEN, code, msg);
+}
+
+/* ---- epoll --------------------------------------------------------------- */
+
+static void watch(ppool *pp, int fd, source *s, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = s};
+    epoll_ctl(pp->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void unwatch(ppool *pp, int fd)
+{
+    if (fd >= 0)
+        epoll_ctl(pp->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* ---- starting workers ---------------------------------------------------- */
+
+/* A descriptor above the one the child gets, so dup2() clears CLOEXEC. */
+static int above_child_fd(int fd)
+{
+    if (fd > CFUT__CHILD_FD)
+        return fd;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, CFUT__CHILD_FD + 1);
+    close(fd);
+    return d;
+}
+
+/* Spawns the program image with `role`=CHILD_FD:our-pid and `chan` as
+ * CHILD_FD, every other descriptor closed, signals default and unblocked. */
+static int spawn_role(ppool *pp, const char *role, int chan, pid_t *pid)
+{
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **envp = cfut__calloc(n + 2, sizeof *envp);
+    char *marker = cfut__asprintf("%s=%d:%ld", role, CFUT__CHILD_FD, (long)getpid());
+    if (!envp || !marker) {
+        cfut__free(envp);
+        cfut__free(marker);
+        return ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "CFUT_WORKER=", 12) != 0 &&
+            strncmp(environ[i], "CFUT_FORKSERVER=", 16) != 0)
+            envp[k++] = environ[i];
+    envp[k++] = marker;
+    envp[k] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, chan, CFUT__CHILD_FD);
+    posix_spawn_file_actions_addclosefrom_np(&fa, CFUT__CHILD_FD + 1);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {program_invocation_name, NULL};
+    int rc = posix_spawn(pid, pp->exe, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    cfut__free(marker);
+    cfut__free(envp);
+    return rc;
+}
+
+static void close_pool_fds(ppool *pp)
+{
+    for (pworker *w = pp->workers; w; w = w->next) {
+        if (w->fd >= 0)
+            close(w->fd);
+        if (w->pidfd >= 0)
+            close(w->pidfd);
+        w->fd = w->pidfd = -1;
+    }
+    if (pp->fs_fd >= 0)
+        close(pp->fs_fd);
+    if (pp->fs_pidfd >= 0)
+        close(pp->fs_pidfd);
+    if (pp->epfd >= 0)
+        close(pp->epfd);
+    if (pp->wakefd >= 0)
+        close(pp->wakefd);
+    pp->fs_fd = pp->fs_pidfd = pp->epfd = pp->wakefd = -1;
+}
+
+static int start_forkserver(ppool *pp)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return errno;
+    if ((sv[1] = above_child_fd(sv[1])) < 0) {
+        int e = errno;
+        close(sv[0]);
+        return e;
+    }
+    pid_t pid;
+    int rc = spawn_role(pp, CFUT__ENV_FORKSERVER, sv[1], &pid);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return rc;
+    }
+    pp->fs_pid = pid;
+    pp->fs_fd = sv[0];
+    pp->fs_pidfd = pidfd_open(pid, 0);
+    watch(pp, pp->fs_fd, &pp->src_fs_chan, EPOLLIN);
+    if (pp->fs_pidfd >= 0)
+        watch(pp, pp->fs_pidfd, &pp->src_fs_pid, EPOLLIN);
+    return 0;
+}
+
+/* Asks the forkserver for a worker on channel `chan`. */
+static int request_fork(ppool *pp, int chan)
+{
+    if (pp->fs_fd < 0) {
+        int rc = start_forkserver(pp);
+        if (rc != 0)
+            return rc;
+    }
+    if (pp->fs_wait_len == sizeof pp->fs_wait / sizeof pp->fs_wait[0])
+        return EAGAIN;
+    cfut__buf b = {0};
+    if (cfut__wire_put_empty(&b, CFUT__W_FORK) != CFUT_OK)
+        return ENOMEM;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {b.data, b.len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &chan, sizeof chan);
+    ssize_t r;
+    do
+        r = sendmsg(pp->fs_fd, &msg, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    int e = r < 0 ? errno : 0;
+    cfut__buf_free(&b);
+    return e;
+}
+
+/* Forks a worker from this (the manager) thread. */
+static int fork_worker(ppool *pp, int chan, int parent_end, pid_t *pid)
+{
+    pid_t self = getpid();
+    fflush(stdout); /* or the child's copies would print them again */
+    fflush(stderr);
+    cfut__forking_worker = true;
+    *pid = fork();
+    cfut__forking_worker = false;
+    if (*pid < 0)
+        return errno;
+    if (*pid == 0) {
+        close(parent_end);
+        /* The pool's other descriptors are none of the worker's business. */
+        close_pool_fds(pp);
+        cfut__worker_main(chan, self);
+    }
+    return 0;
+}
+
+/* Starts one worker (STARTING, INIT queued). errno-style code on failure. */
+static int start_worker(executor_t *ex, ppool *pp)
+{
+    pworker *w = cfut__calloc(1, sizeof *w);
+    if (!w)
+        return ENOMEM;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        int e = errno;
+        cfut__free(w);
+        return e;
+    }
+    w->index = pp->next_index;
+    w->pidfd = -1;
+    int rc = 0;
+    switch (start_method(ex)) {
+    case EXECUTOR_START_FORK:
+        rc = fork_worker(pp, sv[1], sv[0], &w->pid);
+        w->own_child = true;
+        break;
+    case EXECUTOR_START_SPAWN:
+        if ((sv[1] = above_child_fd(sv[1])) < 0)
+            rc = errno;
+        else
+            rc = spawn_role(pp, CFUT__ENV_WORKER, sv[1], &w->pid);
+        w->own_child = true;
+        break;
+    default:
+        rc = request_fork(pp, sv[1]);
+        break;
+    }
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        cfut__free(w);
+        return rc;
+    }
+    pp->next_index++;
+    w->fd = sv[0];
+    fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
+    w->src_chan = (source){SRC_CHANNEL, w};
+    w->src_pid = (source){SRC_PIDFD, w};
+    if (w->own_child) {
+        w->pidfd = pidfd_open(w->pid, 0);
+        if (w->pidfd >= 0)
+            watch(pp, w->pidfd, &w->src_pid, EPOLLIN);
+    } else {
+        w->in_fs_queue = true;
+        pp->fs_wait[(pp->fs_wait_head + pp->fs_wait_len++) % 64] = w;
+    }
+    watch(pp, w->fd, &w->src_chan, EPOLLIN);
+
+    char name[16];
+    int digits = snprintf(NULL, 0, "_%u", w->index);
+    snprintf(name, sizeof name, "%.*s_%u", 15 - digits, ex->name_prefix, w->index);
+    cfut__wire_init init = {.name = {(const unsigned char *)name, strlen(name)},
+                            .index = w->index};
+    cfut__fnref fr = {"", 0, 0};
+    if (ex->opts.initializer &&
+        cfut__fnref_of((cfut_fn)ex->opts.initializer, &fr) == CFUT_OK) {
+        init.has_init = 1;
+        init.init_path = (cfut__bytes){(const unsigned char *)fr.path, fr.path_len};
+        init.init_offset = fr.offset;
+        init.initarg = (cfut__bytes){ex->initarg, ex->opts.initarg_len};
+    }
+    if (cfut__wire_put_init(&w->out, &init) != CFUT_OK)
+        w->doom = "its INIT frame could not be encoded";
+
+    w->state = W_STARTING;
+    w->next = pp->workers;
+    pp->workers = w;
+    pthread_mutex_lock(&pp->mu);
+    pp->alive++;
+    pp->started++;
+    pthread_mutex_unlock(&pp->mu);
+    return 0;
+}
+
+/* ---- talking to workers (manager thread) --------------------------------- */
+
+static void stop_worker(pworker *w, int sig, const char *why, int status)
+{
+    if (!w->doom) {
+        w->doom = why;
+        w->doom_status = status;
+    }
+    if (w->pidfd >= 0)
+        pidfd_send_signal(w->pidfd, sig, NULL, 0);
+    else if (w->pid > 0)
+        kill(w->pid, sig);
+}
+
+/* Writes what it can of w->out; arms EPOLLOUT for the rest. */
+static void flush(ppool *pp, pworker *w)
+{
+    while (w->out.len && w->fd >= 0) {
+        ssize_t n = send(w->fd, w->out.data, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            cfut__buf_consume(&w->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        w->out.len = 0; /* the worker is gone: its death says the rest */
+        break;
+    }
+    bool want = w->out.len > 0 && w->fd >= 0;
+    if (want != w->writing && w->fd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
+                                 .data.ptr = &w->src_chan};
+        epoll_ctl(pp->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+        w->writing = want;
+    }
+}
+
+static void describe_exit(char *buf, size_t n, int how, int value)
+{
+    if (how == CLD_EXITED && value < 0)
+        snprintf(buf, n, "exited (reaped by someone else: status unknown)");
+    else if (how == CLD_EXITED)
+        snprintf(buf, n, "exited with status %d", value);
+    else
+        snprintf(buf, n, "was killed by signal %d (%s)", value, sigabbrev_np(value)
+                 ? sigabbrev_np(value) : "unknown");
+}
+
+static void read_channel(executor_t *ex, ppool *pp, pworker *w);
+
+/* The worker is dead (reaped): fail what it held, forget it. */
+static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int value)
+{
+    read_channel(ex, pp, w); /* an outcome sent just before dying counts */
+    char exit_text[96];
+    describe_exit(exit_text, sizeof exit_text, how, value);
+    cfut__task *orphans = NULL;
+    pthread_mutex_lock(&pp->mu);
+    if (w->task) {
+        cfut__task *t = w->task;
+        w->task = NULL;
+        pp->running--;
+        if (w->doom)
+            cfut__task_drain(t, &orphans, CFUT__FINISHED, w->doom_status, 0,
+                             "worker pid %ld %s: %s", (long)w->pid, exit_text, w->doom);
+        else
+            cfut__task_drain(t, &orphans, CFUT__FINISHED, CFUT_EWORKER, 0,
+                             "worker pid %ld %s while running the task", (long)w->pid,
+                             exit_text);
+    }
+    if (w->state == W_STARTING && !w->doom && !pp->shutdown) {
+        /* It died before saying READY: its initializer (or its start)
+         * killed it. Starting more would die the same way. */
+        char msg[160];
+        snprintf(msg, sizeof msg, "a worker died while starting: pid %ld %s", (long)w->pid,
+                 exit_text);
+        break_pool(pp, &orphans, 0, msg);
+    }
+    if (w->state == W_IDLE)
+        pp->idle--;
+    if (w->state != W_RETIRING || w->doom)
+        pp->lost++;
+    pp->alive--;
+    pthread_mutex_unlock(&pp->mu);
+    cfut__task_list_finish(orphans);
+
+    for (pworker **pw = &pp->workers; *pw; pw = &(*pw)->next)
+        if (*pw == w) {
+            *pw = w->next;
+            break;
+        }
+    if (w->fd >= 0) {
+        unwatch(pp, w->fd);
+        close(w->fd);
+    }
+    if (w->pidfd >= 0) {
+        unwatch(pp, w->pidfd);
+        close(w->pidfd);
+    }
+    cfut__buf_free(&w->in);
+    cfut__buf_free(&w->out);
+    cfut__free(w);
+}
+
+static void protocol_error(pworker *w, const char *why)
+{
+    stop_worker(w, SIGKILL, why, CFUT_ESERIALIZE);
+}
+
+static void on_ready(executor_t *ex, ppool *pp, pworker *w, const unsigned char *p, size_t n)
+{
+    cfut__wire_outcome m;
+    if (w->state != W_STARTING || cfut__wire_get_outcome(p, n, &m) != CFUT_OK) {
+        protocol_error(w, "the worker sent a malformed READY frame");
+        return;
+    }
+    if (!w->pid)
+        w->pid = (pid_t)m.pid;
+    if (m.status == CFUT_OK) {
+        pthread_mutex_lock(&pp->mu);
+        w->state = W_IDLE;
+        pp->idle++;
+        pthread_mutex_unlock(&pp->mu);
+        return;
+    }
+    /* The initializer failed: the worker exits by itself; the pool breaks. */
+    char *msg = cfut__asprintf("a worker's initializer failed (code %d): %.*s", m.code,
+                               (int)m.message.len, (const char *)m.message.p);
+    cfut__task *orphans = NULL;
+    pthread_mutex_lock(&pp->mu);
+    w->state = W_RETIRING;
+    break_pool(pp, &orphans, m.code, msg ? msg : "a worker's initializer failed");
+    pthread_mutex_unlock(&pp->mu);
+    cfut__free(msg);
+    cfut__task_list_finish(orphans);
+    (void)ex;
+}
+
+static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned char *p, size_t n)
+{
+    cfut__wire_outcome m;
+    cfut__outcome o = {0};
+    if (w->state != W_BUSY || !w->task) {
+        protocol_error(w, "the worker sent an outcome it was not asked for");
+        return;
+    }
+    int rc = cfut__wire_get_outcome(p, n, &m);
+    if (rc == CFUT_OK && m.id != 0 && m.id != (uint64_t)(uintptr_t)w->task)
+        rc = CFUT_ESERIALIZE;
+    if (rc == CFUT_OK)
+        rc = cfut__wire_outcome_to(&m, &o);
+    if (rc != CFUT_OK) {
+        /* Its answer is lost; so is our trust in its channel. */
+        protocol_error(w, "its reply could not be decoded");
+        return;
+    }
+    cfut__task *t = w->task;
+    unsigned max = ex->opts.max_tasks_per_worker;
+    pthread_mutex_lock(&pp->mu);
+    w->task = NULL;
+    w->ntasks++;
+    pp->running--;
+    if (max && w->ntasks >= max) {
+        w->state = W_RETIRING; /* replaced on demand by dispatch() */
+    } else {
+        w->state = W_IDLE;
+        pp->idle++;
+    }
+    pthread_mutex_unlock(&pp->mu);
+    if (w->state == W_RETIRING && cfut__wire_put_empty(&w->out, CFUT__W_SHUTDOWN) == CFUT_OK)
+        flush(pp, w);
+    if (o.status != CFUT_OK && o.message && m.pid) {
+        /* Say where it failed: the worker's pid is the origin. */
+        char *with = cfut__asprintf("%s [worker pid %u]", o.message, m.pid);
+        if (with) {
+            cfut__free(o.message);
+            o.message = with;
+        }
+    }
+    cfut__executor_finish(t, &o);
+    future_release(&t->fut); /* the queue's reference */
+}
+
+static void read_channel(executor_t *ex, ppool *pp, pworker *w)
+{
+    while (w->fd >= 0) {
+        if (cfut__buf_reserve(&w->in, 65536) != CFUT_OK)
+            break;
+        ssize_t n = recv(w->fd, w->in.data + w->in.len, w->in.cap - w->in.len, MSG_DONTWAIT);
+        if (n > 0) {
+            w->in.len += (size_t)n;
+            /* Whole frames only. */
+            while (w->in.len >= CFUT__WIRE_HEADER && !w->doom) {
+                cfut__wire_kind kind;
+                size_t len;
+                if (cfut__wire_header(w->in.data, CFUT__WIRE_MAX_DEFAULT, &kind, &len) !=
+                    CFUT_OK) {
+                    protocol_error(w, "the worker sent a malformed frame header");
+                    break;
+                }
+                if (w->in.len - CFUT__WIRE_HEADER < len)
+                    break;
+                const unsigned char *p = w->in.data + CFUT__WIRE_HEADER;
+                if (kind == CFUT__W_READY)
+                    on_ready(ex, pp, w, p, len);
+                else if (kind == CFUT__W_OUTCOME)
+                    on_outcome(ex, pp, w, p, len);
+                else
+                    protocol_error(w, "the worker sent a frame of the wrong kind");
+                cfut__buf_consume(&w->in, CFUT__WIRE_HEADER + len);
+            }
+            if (w->doom)
+                w->in.len = 0;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* EOF or error: the worker is exiting; its death comes separately. */
+        unwatch(pp, w->fd);
+        close(w->fd);
+        w->fd = -1;
+        return;
+    }
+}
+
+static void reap_own(executor_t *ex, ppool *pp, pworker *w)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG) != 0) {
+        if (errno != ECHILD)
+            return;
+        /* Reaped behind our back (SIGCHLD ignored, or a waitpid(-1) loop
+         * in the program): it is gone all the same. */
+        worker_gone(ex, pp, w, CLD_EXITED, -1);
+        return;
+    }
+    if (si.si_pid == 0)
+        return; /* not yet */
+    worker_gone(ex, pp, w, si.si_code == CLD_EXITED ? CLD_EXITED : CLD_KILLED, si.si_status);
+}
+
+static pworker *find_pid(ppool *pp, pid_t pid)
+{
+    for (pworker *w = pp->workers; w; w = w->next)
+        if (!w->own_child && w->pid == pid)
+            return w;
+    return NULL;
+}
+
+static void forkserver_gone(executor_t *ex, ppool *pp)
+{
+    /* Its workers die with it (PR_SET_PDEATHSIG). */
+    if (pp->fs_fd >= 0) {
+        unwatch(pp, pp->fs_fd);
+        close(pp->fs_fd);
+    }
+    if (pp->fs_pidfd >= 0) {
+        unwatch(pp, pp->fs_pidfd);
+        close(pp->fs_pidfd);
+    }
+    if (pp->fs_pid > 0)
+        waitpid(pp->fs_pid, NULL, 0);
+    pp->fs_fd = pp->fs_pidfd = -1;
+    pp->fs_pid = 0;
+    pp->fs_wait_len = 0;
+    pworker *w = pp->workers;
+    while (w) {
+        pworker *next = w->next;
+        if (!w->own_child) {
+            stop_worker(w, SIGKILL, "its forkserver died", CFUT_EWORKER);
+            worker_gone(ex, pp, w, CLD_KILLED, SIGKILL);
+        }
+        w = next;
+    }
+}
+
+static void read_forkserver(executor_t *ex, ppool *pp)
+{
+    for (;;) {
+        unsigned char buf[64];
+        ssize_t n = recv(pp->fs_fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        cfut__wire_kind kind;
+        size_t len;
+        cfut__wire_exit m;
+        if (n <= 0 || cfut__wire_header(buf, 64, &kind, &len) != CFUT_OK ||
+            (size_t)n != CFUT__WIRE_HEADER + len ||
+            cfut__wire_get_exit(buf + CFUT__WIRE_HEADER, len, &m) != CFUT_OK) {
+            forkserver_gone(ex, pp); /* EOF or nonsense: start a new one later */
+            return;
+        }
+        if (kind == CFUT__W_FORKED && pp->fs_wait_len) {
+            pworker *w = pp->fs_wait[pp->fs_wait_head];
+            pp->fs_wait_head = (pp->fs_wait_head + 1) % 64;
+            pp->fs_wait_len--;
+            w->in_fs_queue = false;
+            if (m.pid == 0) { /* fork failed in the server */
+                stop_worker(w, SIGKILL, "the forkserver could not fork it", CFUT_ESYS);
+                worker_gone(ex, pp, w, CLD_EXITED, m.wait_status);
+                continue;
+            }
+            w->pid = (pid_t)m.pid;
+            w->pidfd = pidfd_open(w->pid, 0); /* for signals only */
+        } else if (kind == CFUT__W_EXITED) {
+            pworker *w = find_pid(pp, (pid_t)m.pid);
+            int st = m.wait_status;
+            if (w)
+                worker_gone(ex, pp, w, WIFEXITED(st) ? CLD_EXITED : CLD_KILLED,
+                            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        } else {
+            forkserver_gone(ex, pp);
+            return;
+        }
+    }
+}
+
+/* ---- the manager loop ---------------------------------------------------- */
+
+/* Hands queued tasks to idle workers, starts workers, retires idle ones at
+ * shutdown. Returns false once the pool is finished. */
+static bool dispatch(executor_t *ex, ppool *pp)
+{
+    pworker *assigned = NULL;
+    cfut__task *failed = NULL;
+    pthread_mutex_lock(&pp->mu);
+    for (pworker *w = pp->workers; w && pp->head; w = w->next) {
+        if (w->state != W_IDLE || w->doom)
+            continue;
+        cfut__task *t = pp->head;
+        unlink_task(pp, t);
+        bool started = cfut__future_start(&t->fut);
+        CFUT_ASSERT(started);
+        w->task = t;
+        w->state = W_BUSY;
+        pp->idle--;
+        pp->running++;
+        w->assigned_next = assigned;
+        assigned = w;
+    }
+    size_t starting = 0, busy = 0;
+    for (pworker *w = pp->workers; w; w = w->next) {
+        starting += w->state == W_STARTING;
+        busy += w->state == W_BUSY;
+    }
+    size_t want = pp->queued > starting ? pp->queued - starting : 0;
+    size_t room = pp->max_workers > pp->alive ? pp->max_workers - pp->alive : 0;
+    size_t to_start = pp->broken ? 0 : (want < room ? want : room);
+    int sig = pp->terminate_sig;
+    bool retire = pp->shutdown && !pp->head && busy == 0 && starting == 0;
+    bool finished = retire && pp->alive == 0;
+    pthread_mutex_unlock(&pp->mu);
+
+    uint64_t now = cfut__now_ns();
+    for (pworker *w = assigned; w; w = w->assigned_next) {
+        cfut__task *t = w->task;
+        cfut__fnref fr;
+        int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
+        if (rc == CFUT_OK)
+            rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len);
+        if (rc != CFUT_OK) {
+            pthread_mutex_lock(&pp->mu);
+            w->task = NULL;
+            w->state = W_IDLE;
+            pp->idle++;
+            pp->running--;
+            pthread_mutex_unlock(&pp->mu);
+            cfut__outcome o = {0};
+            cfut__outcome_fail(&o, rc, 0, rc == CFUT_ESERIALIZE
+                               ? "the argument (%zu bytes) is too large for the wire"
+                               : "the task could not be encoded (%zu-byte argument)",
+                               t->arg_len);
+            cfut__executor_finish(t, &o);
+            future_release(&t->fut);
+            continue;
+        }
+        w->deadline_ns = ex->opts.task_timeout > 0
+                             ? now + (uint64_t)(ex->opts.task_timeout * 1e9) : 0;
+        flush(pp, w);
+    }
+
+    for (size_t i = 0; i < to_start; i++) {
+        int rc = start_worker(ex, pp);
+        if (rc == 0)
+            continue;
+        pthread_mutex_lock(&pp->mu);
+        if (pp->alive == 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "cannot start a worker process: %s", strerror(rc));
+            drain_queue(pp, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
+                        0, msg);
+        }
+        pthread_mutex_unlock(&pp->mu);
+        break;
+    }
+    cfut__task_list_finish(failed);
+
+    for (pworker *w = pp->workers; w; w = w->next) {
+        if (sig && pp->sent_sig != sig && w->state != W_RETIRING)
+            stop_worker(w, sig, "stopped by executor_shutdown", CFUT_EWORKER);
+        if (w->state == W_STARTING || w->state == W_IDLE)
+            flush(pp, w); /* INIT frames */
+        if (retire && w->state == W_IDLE) {
+            pthread_mutex_lock(&pp->mu);
+            w->state = W_RETIRING;
+            pp->idle--;
+            pthread_mutex_unlock(&pp->mu);
+            if (cfut__wire_put_empty(&w->out, CFUT__W_SHUTDOWN) == CFUT_OK)
+                flush(pp, w);
+        }
+    }
+    if (sig)
+        pp->sent_sig = sig;
+    return !finished;
+}
+
+/* Stops tasks past their deadline; returns the epoll timeout (ms). */
+static int deadlines(ppool *pp)
+{
+    uint64_t now = cfut__now_ns(), next = UINT64_MAX;
+    for (pworker *w = pp->workers; w; w = w->next) {
+        if (w->state != W_BUSY || !w->deadline_ns || w->doom)
+            continue;
+        if (now >= w->deadline_ns)
+            stop_worker(w, SIGKILL, "the task ran past its task_timeout", CFUT_EDEADLINE);
+        else if (w->deadline_ns < next)
+            next = w->deadline_ns;
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    uint64_t ms = (next - now + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void *manager_main(void *arg)
+{
+    executor_t *ex = arg;
+    ppool *pp = pool_of(ex);
+    char name[16];
+    snprintf(name, sizeof name, "%.11s_mgr", ex->name_prefix);
+    pthread_setname_np(pthread_self(), name);
+    while (dispatch(ex, pp)) {
+        struct epoll_event evs[32];
+        int n = epoll_wait(pp->epfd, evs, 32, deadlines(pp));
+        for (int i = 0; i < n; i++) {
+            source *s = evs[i].data.ptr;
+            switch (s->kind) {
+            case SRC_WAKE: {
+                uint64_t v;
+                ssize_t r = read(pp->wakefd, &v, sizeof v);
+                (void)r;
+                break;
+            }
+            case SRC_CHANNEL:
+                if (evs[i].events & EPOLLOUT)
+                    flush(pp, s->w);
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    read_channel(ex, pp, s->w);
+                break;
+            case SRC_PIDFD:
+                reap_own(ex, pp, s->w);
+                /* The worker may be gone: the rest of this batch may name it. */
+                n = 0;
+                break;
+            case SRC_FS_CHANNEL:
+                read_forkserver(ex, pp);
+                n = 0;
+                break;
+            case SRC_FS_PIDFD:
+                forkserver_gone(ex, pp);
+                n = 0;
+                break;
+            }
+        }
+    }
+    if (pp->fs_fd >= 0) {
+        close(pp->fs_fd); /* EOF: the forkserver exits */
+        pp->fs_fd = -1;
+        if (pp->fs_pid > 0)
+            waitpid(pp->fs_pid, NULL, 0);
+        pp->fs_pid = 0;
+    }
+    return NULL;
+}
+
+/* ---- the backend --------------------------------------------------------- */
+
+static size_t default_workers(void)
+{
+    cpu_set_t set;
+    long cpus = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        cpus = CPU_COUNT(&set);
+    return cpus < 1 ? 1 : (size_t)cpus;
+}
+
+static void pp_destroy(executor_t *ex)
+{
+    ppool *pp = pool_of(ex);
+    close_pool_fds(pp);
+    pworker *w = pp->workers;
+    while (w) {
+        pworker *next = w->next;
+        cfut__buf_free(&w->in);
+        cfut__buf_free(&w->out);
+        cfut__free(w);
+        w = next;
+    }
+    cfut__free(pp->broken_msg);
+    cfut__free(pp->exe);
+    pthread_mutex_destroy(&pp->mu);
+    pthread_mutex_destroy(&pp->join_mu);
+    cfut__free(pp);
+}
+
+static int pp_init(executor_t *ex)
+{
+    ppool *pp = cfut__calloc(1, sizeof *pp);
+    if (!pp)
+        return CFUT_ENOMEM;
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_mutex_init(&pp->join_mu, NULL);
+    pp->fs_fd = pp->fs_pidfd = -1;
+    pp->max_workers = ex->opts.max_workers ? (size_t)ex->opts.max_workers : default_workers();
+    pp->src_wake = (source){SRC_WAKE, NULL};
+    pp->src_fs_chan = (source){SRC_FS_CHANNEL, NULL};
+    pp->src_fs_pid = (source){SRC_FS_PIDFD, NULL};
+    pp->manager_joined = true; /* until it exists */
+    ex->impl = pp;
+    /* The program image, as the kernel knows it (valgrind and other
+     * launchers virtualise this link to the real program). */
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n > 0) {
+        path[n] = '\0';
+        pp->exe = cfut__strdup(path);
+    }
+    pp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!pp->exe || pp->wakefd < 0 || pp->epfd < 0)
+        return pp->exe ? CFUT_ESYS : CFUT_ENOMEM;
+    watch(pp, pp->wakefd, &pp->src_wake, EPOLLIN);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&pp->manager, NULL, manager_main, ex);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return rc == EAGAIN || rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS;
+    pp->manager_joined = false;
+    return CFUT_OK;
+}
+
+static void pp_submit(executor_t *ex, cfut__task *t)
+{
+    ppool *pp = pool_of(ex);
+    cfut__fnref fr;
+    cfut__outcome o = {0};
+    if (cfut__fnref_of((cfut_fn)t->fn, &fr) != CFUT_OK)
+        cfut__outcome_fail(&o, CFUT_EINVAL, 0,
+                           "the task function is not code in any loaded object, so a worker "
+                           "process cannot find it");
+    pthread_mutex_lock(&pp->mu);
+    if (o.status == CFUT_OK) {
+        if (pp->forked)
+            cfut__outcome_fail(&o, CFUT_EBROKEN, 0,
+                               "executor inherited across fork(): its manager is gone");
+        else if (pp->broken)
+            cfut__outcome_fail(&o, CFUT_EBROKEN, pp->broken_code, "%s",
+                               pp->broken_msg ? pp->broken_msg : "executor is broken");
+        else if (pp->shutdown)
+            cfut__outcome_fail(&o, CFUT_ESHUTDOWN, 0, "executor_submit after executor_shutdown");
+    }
+    if (o.status != CFUT_OK) {
+        pthread_mutex_unlock(&pp->mu);
+        cfut__future_complete(&t->fut, CFUT__FINISHED, &o);
+        cfut__outcome_clear(&o);
+        future_release(&t->fut);
+        return;
+    }
+    enqueue(pp, t);
+    pthread_mutex_unlock(&pp->mu);
+    wake(pp);
+}
+
+static bool pp_cancel(executor_t *ex, cfut__task *t)
+{
+    ppool *pp = pool_of(ex);
+    cfut__task *list = NULL;
+    pthread_mutex_lock(&pp->mu);
+    if (!t->queued) {
+        pthread_mutex_unlock(&pp->mu);
+        if (future_running(&t->fut))
+            atomic_fetch_or(&t->fut.state, CFUT__STOP);
+        return future_cancelled(&t->fut);
+    }
+    unlink_task(pp, t);
+    cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
+    pthread_mutex_unlock(&pp->mu);
+    cfut__task_list_finish(list);
+    return true;
+}
+
+static void join_manager(ppool *pp)
+{
+    pthread_mutex_lock(&pp->join_mu);
+    if (!pp->manager_joined) {
+        if (pthread_equal(pp->manager, pthread_self())) {
+            pthread_detach(pp->manager); /* a callback freeing its pool */
+        } else {
+            pthread_join(pp->manager, NULL);
+        }
+        pp->manager_joined = true;
+    }
+    pthread_mutex_unlock(&pp->join_mu);
+}
+
+static int pp_shutdown(executor_t *ex, unsigned flags)
+{
+    ppool *pp = pool_of(ex);
+    cfut__task *cancelled = NULL;
+    pthread_mutex_lock(&pp->mu);
+    pp->shutdown = true;
+    if (flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL))
+        drain_queue(pp, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
+                    "cancelled by executor_shutdown");
+    if (flags & EXECUTOR_KILL)
+        pp->terminate_sig = SIGKILL;
+    else if ((flags & EXECUTOR_TERMINATE) && pp->terminate_sig != SIGKILL)
+        pp->terminate_sig = SIGTERM;
+    bool forked = pp->forked;
+    pthread_mutex_unlock(&pp->mu);
+    cfut__task_list_finish(cancelled);
+    if (!forked && pp->wakefd >= 0)
+        wake(pp);
+    if ((flags & EXECUTOR_WAIT) && !forked)
+        join_manager(pp);
+    return CFUT_OK;
+}
+
+static void pp_finalize(executor_t *ex)
+{
+    ppool *pp = pool_of(ex);
+    if (!pp->forked)
+        join_manager(pp);
+}
+
+static void pp_stats(executor_t *ex, executor_stats *out)
+{
+    ppool *pp = pool_of(ex);
+    pthread_mutex_lock(&pp->mu);
+    out->workers = pp->alive;
+    out->idle = pp->idle;
+    out->queued = pp->queued;
+    out->running = pp->running;
+    out->workers_started = pp->started;
+    out->workers_lost = pp->lost;
+    pthread_mutex_unlock(&pp->mu);
+}
+
+static void pp_atfork_prepare(executor_t *ex)
+{
+    pthread_mutex_lock(&pool_of(ex)->mu);
+}
+
+static void pp_atfork_parent(executor_t *ex)
+{
+    pthread_mutex_unlock(&pool_of(ex)->mu);
+}
+
+static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
+{
+    ppool *pp = pool_of(ex);
+    pthread_mutex_init(&pp->join_mu, NULL);
+    static const char msg[] = "the executor's manager did not survive fork()";
+    for (pworker *w = pp->workers; w; w = w->next) {
+        if (w->task) {
+            cfut__future_reset_lock(&w->task->fut);
+            cfut__task_drain(w->task, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+            w->task = NULL;
+        }
+    }
+    drain_queue(pp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    /* The workers are the parent's: let go of our copies of their channels. */
+    close_pool_fds(pp);
+    pp->forked = true;
+    pp->manager_joined = true;
+    pp->alive = pp->idle = pp->running = 0;
+    pthread_mutex_unlock(&pp->mu);
+}
+
+const cfut__backend cfut__process_backend = {
+    .name = "processes",
+    .init = pp_init,
+    .submit = pp_submit,
+    .cancel = pp_cancel,
+    .shutdown = pp_shutdown,
+    .stats = pp_stats,
+    .finalize = pp_finalize,
+    .destroy = pp_destroy,
+    .atfork_prepare = pp_atfork_prepare,
+    .atfork_parent = pp_atfork_parent,
+    .atfork_child = pp_atfork_child,
+};

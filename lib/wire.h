@@ -1,0 +1,117 @@
+/* lib/wire.h: the serialization layer shared by every backend that crosses
+ * an address space. docs/wire.md describes the format byte by byte.
+ *
+ * A frame is a 12-byte header (magic "CFUT", version, kind, reserved, payload
+ * length, all little-endian) and a payload of fields. Encoders append whole
+ * frames to a growable buffer. Decoders take a payload and fill a message
+ * whose byte fields point into that payload (no copy); they check every
+ * length against what is left of the frame, accept no trailing bytes, and
+ * return CFUT_ESERIALIZE on anything malformed. */
+#ifndef CFUT_WIRE_H
+#define CFUT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fnref.h"
+#include "internal.h"
+
+enum {
+    CFUT__WIRE_MAGIC = 0x54554643u, /* "CFUT" read as a little-endian u32 */
+    CFUT__WIRE_VERSION = 1,
+    CFUT__WIRE_HEADER = 12,
+};
+/* The largest payload a decoder accepts unless told otherwise. */
+#define CFUT__WIRE_MAX_DEFAULT ((size_t)1 << 30)
+
+typedef enum cfut__wire_kind {
+    CFUT__W_INIT = 1, /* parent -> worker: who it is, its initializer */
+    CFUT__W_READY,    /* worker -> parent: pid and the initializer's outcome */
+    CFUT__W_TASK,     /* parent -> worker: run this */
+    CFUT__W_OUTCOME,  /* worker -> parent: how it ended */
+    CFUT__W_SHUTDOWN, /* parent -> worker: exit now */
+    CFUT__W_FORK,     /* parent -> forkserver: fork a worker (fd attached) */
+    CFUT__W_FORKED,   /* forkserver -> parent: its pid */
+    CFUT__W_EXITED,   /* forkserver -> parent: a worker's wait status */
+    CFUT__W_KIND_END
+} cfut__wire_kind;
+
+/* A growable byte buffer. */
+typedef struct cfut__buf {
+    unsigned char *data;
+    size_t len, cap;
+} cfut__buf;
+void cfut__buf_free(cfut__buf *b);
+/* Drops the first n bytes. */
+void cfut__buf_consume(cfut__buf *b, size_t n);
+int  cfut__buf_reserve(cfut__buf *b, size_t extra);
+
+/* Bytes inside a decoded payload (borrowed from it). */
+typedef struct cfut__bytes {
+    const unsigned char *p;
+    size_t len;
+} cfut__bytes;
+
+typedef struct cfut__wire_init {
+    cfut__bytes name;       /* the worker's name */
+    uint32_t index;
+    uint8_t has_init;
+    cfut__bytes init_path;  /* the initializer's fnref, if has_init */
+    uint64_t init_offset;
+    cfut__bytes initarg;
+} cfut__wire_init;
+
+typedef struct cfut__wire_task {
+    uint64_t id;
+    cfut__bytes fn_path;
+    uint64_t fn_offset;
+    uint32_t flags;         /* 0; reserved for typed calls */
+    cfut__bytes arg;
+} cfut__wire_task;
+
+typedef struct cfut__wire_outcome {
+    uint64_t id;            /* 0 in READY: the initializer */
+    int32_t status, code;
+    uint32_t pid;           /* origin: the worker that ran it */
+    cfut__bytes message;
+    cfut__bytes result;
+} cfut__wire_outcome;
+
+typedef struct cfut__wire_exit {
+    uint32_t pid;
+    int32_t wait_status;    /* as from waitpid() */
+} cfut__wire_exit;
+
+/* Encoders: append one frame to b. CFUT_ENOMEM; CFUT_ESERIALIZE when a field
+ * or the frame exceeds the format's 32-bit lengths. */
+int cfut__wire_put_init(cfut__buf *b, const cfut__wire_init *m);
+int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
+                        size_t len);
+/* READY when id == 0 and kind is CFUT__W_READY; OUTCOME otherwise. */
+int cfut__wire_put_outcome(cfut__buf *b, cfut__wire_kind kind, uint64_t id,
+                           const cfut__outcome *o, uint32_t pid);
+int cfut__wire_put_exit(cfut__buf *b, cfut__wire_kind kind, uint32_t pid, int32_t status);
+int cfut__wire_put_empty(cfut__buf *b, cfut__wire_kind kind);
+
+/* Checks a header: magic, version, known kind, payload <= max. */
+int cfut__wire_header(const unsigned char *hdr, size_t max, cfut__wire_kind *kind,
+                      size_t *payload_len);
+int cfut__wire_get_init(const unsigned char *p, size_t n, cfut__wire_init *m);
+int cfut__wire_get_task(const unsigned char *p, size_t n, cfut__wire_task *m);
+int cfut__wire_get_outcome(const unsigned char *p, size_t n, cfut__wire_outcome *m);
+int cfut__wire_get_exit(const unsigned char *p, size_t n, cfut__wire_exit *m);
+int cfut__wire_get_empty(const unsigned char *p, size_t n);
+
+/* Copies a decoded outcome into an outcome record (status checked against
+ * the known codes). CFUT_ENOMEM or CFUT_ESERIALIZE. */
+int cfut__wire_outcome_to(const cfut__wire_outcome *m, cfut__outcome *o);
+
+/* Blocking channel I/O on a socket. write_all retries on EINTR and short
+ * writes and never raises SIGPIPE; read_frame reads one whole frame into b (replacing its
+ * contents). Both return CFUT_OK, CFUT_ESYS (errno set; errno 0 on EOF) or,
+ * for read_frame, CFUT_ESERIALIZE for a bad header. */
+int cfut__wire_write_all(int fd, const void *data, size_t len);
+int cfut__wire_read_frame(int fd, cfut__buf *b, size_t max, cfut__wire_kind *kind,
+                          const unsigned char **payload, size_t *len);
+
+#endif /* CFUT_WIRE_H */

@@ -1,0 +1,282 @@
+/* lib/worker.c: the child side of the process pool.
+ *
+ * A worker reads frames from its channel: INIT once (its name and
+ * initializer), then TASKs, answering each with an OUTCOME, until SHUTDOWN or
+ * EOF. It dies with its parent (PR_SET_PDEATHSIG, and EOF on the channel).
+ *
+ * The forkserver is a single-threaded process, started by spawn, that forks
+ * workers on request, so worker start never forks a threaded parent; it
+ * reaps them and reports each exit status to the parent.
+ *
+ * Spawned processes (spawn start method, forkserver) re-execute the program:
+ * the constructor below finds their role in the environment and runs it
+ * before main(), which never runs there. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "wire.h"
+
+_Thread_local bool cfut__forking_worker;
+
+/* Dies with `parent`, with every signal unblocked (the pool's threads run
+ * with them blocked, and a fork inherits the mask). */
+static void become_child_of(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(0); /* the parent died before we could ask to follow it */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void send_frame(int fd, const cfut__buf *b)
+{
+    if (cfut__wire_write_all(fd, b->data, b->len) != CFUT_OK)
+        _exit(0); /* the parent is gone */
+}
+
+/* Resolves a function reference, remembering the last one: a pool usually
+ * runs one function many times. */
+static int resolve(cfut__bytes path, uint64_t offset, cfut_fn *fn, char *err, size_t errlen)
+{
+    static char last_path[4096];
+    static size_t last_len = SIZE_MAX;
+    static uint64_t last_offset;
+    static cfut_fn last_fn;
+    if (last_fn && path.len == last_len && offset == last_offset &&
+        memcmp(path.p, last_path, path.len) == 0) {
+        *fn = last_fn;
+        return CFUT_OK;
+    }
+    int rc = cfut__fnref_resolve((const char *)path.p, path.len, offset, fn, err, errlen);
+    if (rc == CFUT_OK && path.len < sizeof last_path) {
+        memcpy(last_path, path.p, path.len);
+        last_len = path.len;
+        last_offset = offset;
+        last_fn = *fn;
+    }
+    return rc;
+}
+
+/* Runs fn (a cfut_task_fn) on arg into *out. */
+static void invoke(cfut_fn fn, const cfut__bytes *arg, cfut__outcome *out)
+{
+    cfut_task ct = {.arg = arg->len ? arg->p : (const void *)"", .arg_len = arg->len};
+    cfut__task_invoke(&ct, (cfut_task_fn)fn);
+    *out = ct.out;
+    /* What the task printed reaches the terminal before its result does. */
+    fflush(stdout);
+    fflush(stderr);
+}
+
+static void answer(int fd, cfut__buf *out, cfut__wire_kind kind, uint64_t id, cfut__outcome *o)
+{
+    out->len = 0;
+    if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid()) != CFUT_OK) {
+        size_t len = o->result.len;
+        cfut__outcome_fail(o, CFUT_ESERIALIZE, 0,
+                           "the result (%zu bytes) could not be encoded for the parent", len);
+        out->len = 0;
+        if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid()) != CFUT_OK)
+            _exit(3); /* out of memory: the parent reports the exit */
+    }
+    send_frame(fd, out);
+    cfut__outcome_clear(o);
+}
+
+static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
+{
+    cfut__wire_task m;
+    cfut__outcome o = {0};
+    if (cfut__wire_get_task(p, n, &m) != CFUT_OK) {
+        cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0, "the worker could not decode a task frame");
+        answer(fd, out, CFUT__W_OUTCOME, 0, &o);
+        return;
+    }
+    cfut_fn fn;
+    char err[256];
+    int rc = resolve(m.fn_path, m.fn_offset, &fn, err, sizeof err);
+    if (rc != CFUT_OK)
+        cfut__outcome_fail(&o, rc, 0, "task function: %s", err);
+    else
+        invoke(fn, &m.arg, &o);
+    answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
+}
+
+_Noreturn void cfut__worker_main(int fd, pid_t parent)
+{
+    become_child_of(parent);
+    cfut__buf in = {0}, out = {0};
+    cfut__wire_kind kind;
+    const unsigned char *p;
+    size_t n;
+    cfut__wire_init m;
+    if (cfut__wire_read_frame(fd, &in, CFUT__WIRE_MAX_DEFAULT, &kind, &p, &n) != CFUT_OK ||
+        kind != CFUT__W_INIT || cfut__wire_get_init(p, n, &m) != CFUT_OK)
+        _exit(2);
+    char name[16];
+    size_t len = m.name.len < sizeof name - 1 ? m.name.len : sizeof name - 1;
+    memcpy(name, m.name.p, len);
+    name[len] = '\0';
+    prctl(PR_SET_NAME, name);
+
+    cfut__outcome init = {0};
+    if (m.has_init) {
+        cfut_fn fn;
+        char err[256];
+        int rc = resolve(m.init_path, m.init_offset, &fn, err, sizeof err);
+        if (rc != CFUT_OK)
+            cfut__outcome_fail(&init, rc, 0, "initializer: %s", err);
+        else
+            invoke(fn, &m.initarg, &init);
+    }
+    bool ok = init.status == CFUT_OK;
+    answer(fd, &out, CFUT__W_READY, 0, &init);
+    if (!ok)
+        _exit(0);
+
+    for (;;) {
+        if (cfut__wire_read_frame(fd, &in, CFUT__WIRE_MAX_DEFAULT, &kind, &p, &n) != CFUT_OK)
+            _exit(0); /* EOF: the pool is gone; garbage: nothing safe to do */
+        if (kind == CFUT__W_TASK)
+            run_task(fd, &out, p, n);
+        else
+            _exit(0); /* SHUTDOWN, or a frame a worker never gets */
+    }
+}
+
+/* ---- the forkserver ------------------------------------------------------ */
+
+static void report(int fd, cfut__wire_kind kind, pid_t pid, int status)
+{
+    cfut__buf b = {0};
+    if (cfut__wire_put_exit(&b, kind, (uint32_t)pid, status) == CFUT_OK)
+        send_frame(fd, &b);
+    cfut__buf_free(&b);
+}
+
+/* Receives one FORK request and the channel it carries; -1 at EOF. */
+static int receive_request(int fd)
+{
+    unsigned char hdr[CFUT__WIRE_HEADER];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {hdr, sizeof hdr};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t r;
+    do
+        r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return -1;
+    int chan = -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&chan, CMSG_DATA(c), sizeof chan);
+    cfut__wire_kind kind;
+    size_t len;
+    if (r != (ssize_t)sizeof hdr ||
+        cfut__wire_header(hdr, 0, &kind, &len) != CFUT_OK || kind != CFUT__W_FORK) {
+        if (chan >= 0)
+            close(chan);
+        return -1; /* only the parent talks to us: garbage means it is gone */
+    }
+    return chan;
+}
+
+_Noreturn void cfut__forkserver_main(int fd, pid_t parent)
+{
+    become_child_of(parent);
+    prctl(PR_SET_NAME, "cfut-forkserver");
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        _exit(2);
+    pid_t self = getpid();
+    for (;;) {
+        struct pollfd pfd[2] = {{fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(2);
+        }
+        if (pfd[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0)
+                ;
+            int st;
+            pid_t pid;
+            while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+                report(fd, CFUT__W_EXITED, pid, st);
+        }
+        if (!pfd[0].revents)
+            continue;
+        int chan = receive_request(fd);
+        if (chan < 0)
+            _exit(0); /* the parent closed us: our workers die with us */
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fd);
+            close(sfd);
+            cfut__worker_main(chan, self);
+        }
+        int err = pid < 0 ? errno : 0;
+        close(chan);
+        report(fd, CFUT__W_FORKED, pid < 0 ? 0 : pid, err);
+    }
+}
+
+/* ---- taking over a spawned process --------------------------------------- */
+
+static bool parse_role(const char *s, int *fd, pid_t *parent)
+{
+    char *end;
+    errno = 0;
+    long f = strtol(s, &end, 10);
+    if (errno || end == s || *end != ':' || f < 0 || f > 65535)
+        return false;
+    const char *q = end + 1;
+    long p = strtol(q, &end, 10);
+    if (errno || end == q || *end || p <= 0)
+        return false;
+    *fd = (int)f;
+    *parent = (pid_t)p;
+    return true;
+}
+
+__attribute__((constructor)) static void take_over(void)
+{
+    const char *w = getenv(CFUT__ENV_WORKER), *s = getenv(CFUT__ENV_FORKSERVER);
+    if (!w && !s)
+        return;
+    int fd;
+    pid_t parent;
+    bool ok = parse_role(w ? w : s, &fd, &parent);
+    /* Not for our children: a task may run this program again. */
+    unsetenv(CFUT__ENV_WORKER);
+    unsetenv(CFUT__ENV_FORKSERVER);
+    if (!ok || getppid() != parent)
+        return; /* a stale or foreign marker: be a normal program */
+    if (w)
+        cfut__worker_main(fd, parent);
+    cfut__forkserver_main(fd, parent);
+}
