@@ -131,6 +131,8 @@ int executor_new(executor_t **out, executor_kind kind, const executor_options *o
         memcpy(ex->initarg, o.initarg, o.initarg_len);
     }
     ex->opts.initarg = ex->initarg;
+    if (!(o.task_timeout > 0 && o.task_timeout < 1e9))
+        ex->opts.task_timeout = 0; /* none: <= 0, infinite, or decades */
     ex->opts.name_prefix = NULL; /* not ours to keep: use our copy */
     if (o.name_prefix)
         snprintf(ex->name_prefix, sizeof ex->name_prefix, "%s", o.name_prefix);

@@ -289,7 +289,11 @@ int cfut__future_complete_begin(future_t *f, uint32_t state, cfut__outcome *o,
     c->callbacks = NULL;
     c->old_state = 0;
     cfut__lock_acquire(&f->lock);
-    if (is_done(atomic_load_explicit(&f->state, memory_order_relaxed))) {
+    uint32_t now = atomic_load_explicit(&f->state, memory_order_relaxed);
+    /* Only a PENDING future can be cancelled: one that started running
+     * after the canceller looked has won the race. */
+    if (is_done(now) ||
+        (state == CFUT__CANCELLED && (now & CFUT__STATE_MASK) == CFUT__RUNNING)) {
         cfut__lock_release(&f->lock);
         return CFUT_ESTATE;
     }
@@ -301,10 +305,12 @@ int cfut__future_complete_begin(future_t *f, uint32_t state, cfut__outcome *o,
         f->message = cfut__strdup(cfut_strerror(f->status));
     o->message = NULL;
     o->result.len = 0;
-    cfut__waiters_fire(f, state);
     c->callbacks = f->callbacks;
     f->callbacks = NULL;
     c->old_state = atomic_exchange_explicit(&f->state, state, memory_order_acq_rel);
+    /* After the exchange: whoever a waiter hands the future to must see it
+     * done. Still under the lock, so unwatch() cannot race it. */
+    cfut__waiters_fire(f, state);
     cfut__lock_release(&f->lock);
     return CFUT_OK;
 }
@@ -423,8 +429,13 @@ bool future_cancel(future_t *f)
     o.message = cfut__strdup("cancelled");
     int rc = cfut__future_complete(f, CFUT__CANCELLED, &o);
     cfut__outcome_clear(&o);
-    /* Lost a race with another completion: report what won. */
-    return rc == CFUT_OK || state_of(f) == CFUT__CANCELLED;
+    if (rc == CFUT_OK)
+        return true;
+    /* Lost a race: to another cancel (true), a completion (false), or the
+     * future started running (false, and it is asked to stop). */
+    if (state_of(f) == CFUT__RUNNING)
+        atomic_fetch_or_explicit(&f->state, CFUT__STOP, memory_order_relaxed);
+    return state_of(f) == CFUT__CANCELLED;
 }
 
 /* ---- waiting and reading ------------------------------------------------- */

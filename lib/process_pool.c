@@ -61,6 +61,7 @@ typedef struct pworker {
     unsigned index;
     wstate state;
     cfut__task *task;      /* BUSY: what it runs */
+    _Atomic(cfut__task *) completing; /* as in thread_pool.c, for fork */
     uint64_t deadline_ns;  /* BUSY with task_timeout: when to stop it */
     unsigned ntasks;
     const char *doom;      /* why we stopped it, if we did */
@@ -575,6 +576,7 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
     unsigned max = ex->opts.max_tasks_per_worker;
     pthread_mutex_lock(&pp->mu);
     w->task = NULL;
+    atomic_store_explicit(&w->completing, t, memory_order_relaxed);
     w->ntasks++;
     pp->running--;
     if (max && w->ntasks >= max) {
@@ -595,6 +597,7 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
         }
     }
     cfut__executor_finish(t, &o);
+    atomic_store_explicit(&w->completing, NULL, memory_order_release);
     future_release(&t->fut); /* the queue's reference */
 }
 
@@ -902,6 +905,9 @@ static void *manager_main(void *arg)
             waitpid(pp->fs_pid, NULL, 0);
         pp->fs_pid = 0;
     }
+    /* Last: if a callback on this thread detached it, the executor may
+     * live only through this reference. */
+    cfut__executor_release(ex);
     return NULL;
 }
 
@@ -965,10 +971,13 @@ static int pp_init(executor_t *ex)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    cfut__executor_retain(ex); /* the manager's, dropped as it exits */
     int rc = pthread_create(&pp->manager, NULL, manager_main, ex);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        atomic_fetch_sub(&ex->refs, 1); /* never the last: the caller has one */
         return rc == EAGAIN || rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS;
+    }
     pp->manager_joined = false;
     return CFUT_OK;
 }
@@ -1096,12 +1105,16 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
     pthread_mutex_init(&pp->join_mu, NULL);
     static const char msg[] = "the executor's manager did not survive fork()";
     for (pworker *w = pp->workers; w; w = w->next) {
-        if (w->task) {
-            cfut__future_reset_lock(&w->task->fut);
-            cfut__task_drain(w->task, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+        cfut__task *t = w->task ? w->task : atomic_load(&w->completing);
+        if (t) {
+            cfut__future_reset_lock(&t->fut);
+            cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
             w->task = NULL;
+            atomic_store(&w->completing, NULL);
         }
     }
+    for (cfut__task *q = pp->head; q; q = q->next)
+        cfut__future_reset_lock(&q->fut); /* a vanished thread may hold it */
     drain_queue(pp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
     /* The workers are the parent's: let go of our copies of their channels. */
     close_pool_fds(pp);

@@ -32,6 +32,10 @@ typedef struct worker {
     pthread_t tid;
     executor_t *ex;
     cfut__task *current;  /* the task it runs, for fork */
+    /* The task whose future it is completing, outside tp->mu. Cleared with
+     * release ordering before the worker drops its reference, so a fork
+     * child that still sees it knows the task is alive. */
+    _Atomic(cfut__task *) completing;
     unsigned index;
     bool joined;          /* joined or detached: its tid is spent */
 } worker;
@@ -55,6 +59,9 @@ typedef struct tpool {
 } tpool;
 
 static tpool *pool_of(executor_t *ex) { return ex->impl; }
+
+/* The executor whose worker this thread is (tasks and callbacks run here). */
+static _Thread_local executor_t *worker_of;
 
 static size_t default_workers(void)
 {
@@ -171,6 +178,7 @@ static void *worker_main(void *arg)
     int digits = snprintf(NULL, 0, "_%u", w->index);
     snprintf(name, sizeof name, "%.*s_%u", 15 - digits, ex->name_prefix, w->index);
     pthread_setname_np(pthread_self(), name);
+    worker_of = ex;
 
     bool ok = !ex->opts.initializer || run_initializer(ex, tp);
     pthread_mutex_lock(&tp->mu);
@@ -206,10 +214,12 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&tp->mu);
         tp->running--;
         w->current = NULL;
+        atomic_store_explicit(&w->completing, t, memory_order_relaxed);
         tp->idle++; /* available before the future completes (see top) */
         available = true;
         pthread_mutex_unlock(&tp->mu);
         cfut__executor_finish(t, &ct.out);
+        atomic_store_explicit(&w->completing, NULL, memory_order_release);
         future_release(&t->fut); /* the queue's reference */
         pthread_mutex_lock(&tp->mu);
     }
@@ -318,14 +328,14 @@ static bool tp_cancel(executor_t *ex, cfut__task *t)
     return true;
 }
 
-/* Joins every worker but the caller (a task may shut down its own pool). */
+/* Joins every worker (never called from one of them). */
 static void join_workers(tpool *tp)
 {
     pthread_mutex_lock(&tp->join_mu);
     pthread_mutex_lock(&tp->mu);
     for (size_t i = 0; i < tp->nworkers; i++) {
         worker *w = tp->workers[i];
-        if (w->joined || pthread_equal(w->tid, pthread_self()))
+        if (w->joined)
             continue;
         pthread_t tid = w->tid;
         pthread_mutex_unlock(&tp->mu);
@@ -352,7 +362,9 @@ static int tp_shutdown(executor_t *ex, unsigned flags)
     bool forked = tp->forked;
     pthread_mutex_unlock(&tp->mu);
     cfut__task_list_finish(cancelled);
-    if ((flags & EXECUTOR_WAIT) && !forked)
+    /* A worker cannot wait for its own pool (it would wait for itself, or
+     * for a joiner that waits for it): from there, WAIT only shuts down. */
+    if ((flags & EXECUTOR_WAIT) && !forked && worker_of != ex)
         join_workers(tp);
     return CFUT_OK;
 }
@@ -362,8 +374,12 @@ static void tp_finalize(executor_t *ex)
     tpool *tp = pool_of(ex);
     if (tp->forked)
         return;
-    join_workers(tp);
-    /* Called from one of its own tasks: that worker cannot join itself. */
+    if (worker_of != ex) {
+        join_workers(tp);
+        return;
+    }
+    /* executor_free() from one of its own workers: nobody is left to join
+     * them. Detached, each drops its executor reference as it exits. */
     pthread_mutex_lock(&tp->mu);
     for (size_t i = 0; i < tp->nworkers; i++) {
         worker *w = tp->workers[i];
@@ -421,14 +437,20 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
     static const char msg[] = "the executor's workers did not survive fork()";
     for (size_t i = 0; i < tp->nworkers; i++) {
         worker *w = tp->workers[i];
-        if (w->current) {
-            /* Its worker may have held the future's lock at the fork. */
-            cfut__future_reset_lock(&w->current->fut);
-            cfut__task_drain(w->current, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+        cfut__task *t = w->current ? w->current : atomic_load(&w->completing);
+        if (t) {
+            /* Its worker may have held the future's lock at the fork. A
+             * future it had already completed stays as it is; either way
+             * the worker's reference is ours to drop. */
+            cfut__future_reset_lock(&t->fut);
+            cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
             w->current = NULL;
+            atomic_store(&w->completing, NULL);
         }
         w->joined = true; /* nothing to join in this process */
     }
+    for (cfut__task *q = tp->head; q; q = q->next)
+        cfut__future_reset_lock(&q->fut); /* a vanished thread may hold it */
     drain_queue(tp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
     /* The vanished workers' references; the handle keeps the executor. */
     atomic_fetch_sub(&ex->refs, (uint32_t)tp->alive);

@@ -141,6 +141,8 @@ static int run_forked(const th_case *c, double timeout)
     }
     if (pid == 0) {
         in_child = true;
+        /* Its own process group, so whatever it forks dies with it. */
+        setpgid(0, 0);
         /* The child's own timer: SIGALRM's default action ends it, and the
          * parent reports the signal. */
         alarm((unsigned)(timeout + 0.999));
@@ -149,6 +151,7 @@ static int run_forked(const th_case *c, double timeout)
         fflush(stderr);
         exit(0); /* exit(), not _exit(): leak checkers report at exit */
     }
+    setpgid(pid, pid); /* both sides set it: no race with the child */
     int st;
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) {
@@ -156,6 +159,8 @@ static int run_forked(const th_case *c, double timeout)
             return 1;
         }
     }
+    /* A hung grandchild would keep meson's pipe open past the timeout. */
+    kill(-pid, SIGKILL);
     if (WIFEXITED(st)) {
         if (WEXITSTATUS(st) == 0)
             return 0;
