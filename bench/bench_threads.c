@@ -1,0 +1,311 @@
+/* bench_threads.c: the thread pool's cost, in three workloads.
+ *
+ *   W1 throughput  200,000 tasks that return their integer argument: all
+ *                  submitted, then every result collected and checked.
+ *                  Figure: ns per task (wall time / tasks).
+ *   W2 latency     one submit + result round trip, 20,000 in sequence on an
+ *                  idle pool. Figures: median and p99 in microseconds.
+ *   W3 scaling     a CPU-bound pure function (a 2e7-step integer hash chain)
+ *                  over 8 items with 2 workers. Figure: speedup over the
+ *                  sequential loop timed in the same run.
+ *
+ * W1 and W2 use the default pool size (min(32, cpus + 4), like Python's
+ * ThreadPoolExecutor); each run makes fresh executors, so worker start-up is
+ * included, as it is for the Python peer (bench/peer_python.py).
+ *
+ * Usage: bench_threads [--runs N] [--json] [--quick] [--w1-tasks N]
+ *                      [--w2-trips N] [--w3-steps N] [--w3-items N]
+ *                      [--w3-workers N]
+ * Prints the median and min-max of each figure over the runs (default 5), or
+ * with --json one JSON object holding every run's figures, which bench/run
+ * reads. --quick shrinks everything to a smoke test (used by meson test). */
+#define _GNU_SOURCE
+#include <cfut.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static long w1_tasks = 200000;
+static long w2_trips = 20000;
+static long w3_steps = 20000000;
+static long w3_items = 8;
+static int w3_workers = 2;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int st)
+{
+    fprintf(stderr, "bench_threads: %s: %s\n", what, cfut_status_name(st));
+    exit(2);
+}
+
+/* The no-op task: its result is its argument. */
+static int echo(cfut_task *t, const void *arg, size_t len)
+{
+    return cfut_return(t, arg, len);
+}
+
+/* The CPU-bound pure function. The same chain is in peer_python.py (there
+ * masked to 32 bits), so both compute the same checksum. */
+static uint32_t chain(uint32_t h, uint64_t steps)
+{
+    for (uint64_t i = 0; i < steps; i++) {
+        h ^= h >> 13;
+        h = h * 0x5bd1e995u + (uint32_t)i;
+    }
+    return h;
+}
+
+static int chain_task(cfut_task *t, const void *arg, size_t len)
+{
+    uint32_t seed;
+    memcpy(&seed, arg, sizeof seed);
+    uint32_t h = chain(seed, (uint64_t)w3_steps);
+    return cfut_return(t, &h, sizeof h);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of sorted v[0..n), nearest rank. */
+static double quantile(const double *v, size_t n, double q)
+{
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+static double w1_throughput(void)
+{
+    executor_t *ex;
+    int st = executor_new(&ex, EXECUTOR_THREADS, NULL);
+    if (st != CFUT_OK)
+        die("executor_new", st);
+    future_t **fs = malloc((size_t)w1_tasks * sizeof *fs);
+    if (!fs)
+        die("malloc", CFUT_ENOMEM);
+
+    double t0 = now();
+    for (long i = 0; i < w1_tasks; i++) {
+        int64_t v = i;
+        fs[i] = executor_submit(ex, echo, &v, sizeof v);
+    }
+    for (long i = 0; i < w1_tasks; i++) {
+        int64_t v = -1;
+        st = future_result_copy(fs[i], -1, &v, sizeof v);
+        if (st != CFUT_OK)
+            die("W1 result", st);
+        if (v != i) {
+            fprintf(stderr, "bench_threads: W1 task %ld returned %" PRId64 "\n", i, v);
+            exit(2);
+        }
+        future_release(fs[i]);
+    }
+    double t1 = now();
+
+    free(fs);
+    executor_free(ex);
+    return (t1 - t0) * 1e9 / (double)w1_tasks;
+}
+
+static void w2_latency(double *median_us, double *p99_us)
+{
+    executor_t *ex;
+    int st = executor_new(&ex, EXECUTOR_THREADS, NULL);
+    if (st != CFUT_OK)
+        die("executor_new", st);
+    double *lat = malloc((size_t)w2_trips * sizeof *lat);
+    if (!lat)
+        die("malloc", CFUT_ENOMEM);
+
+    long warm = w2_trips / 20 + 1;
+    for (long i = -warm; i < w2_trips; i++) {
+        int64_t v = i, r = 0;
+        double t0 = now();
+        future_t *f = executor_submit(ex, echo, &v, sizeof v);
+        st = future_result_copy(f, -1, &r, sizeof r);
+        double t1 = now();
+        future_release(f);
+        if (st != CFUT_OK || r != v)
+            die("W2 result", st != CFUT_OK ? st : CFUT_ESERIALIZE);
+        if (i >= 0)
+            lat[i] = (t1 - t0) * 1e6;
+    }
+    qsort(lat, (size_t)w2_trips, sizeof *lat, cmp_double);
+    *median_us = quantile(lat, (size_t)w2_trips, 0.5);
+    *p99_us = quantile(lat, (size_t)w2_trips, 0.99);
+    free(lat);
+    executor_free(ex);
+}
+
+static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
+{
+    uint32_t *want = malloc((size_t)w3_items * sizeof *want);
+    future_t **fs = malloc((size_t)w3_items * sizeof *fs);
+    if (!want || !fs)
+        die("malloc", CFUT_ENOMEM);
+
+    double t0 = now();
+    for (long i = 0; i < w3_items; i++)
+        want[i] = chain((uint32_t)i + 1, (uint64_t)w3_steps);
+    double t1 = now();
+
+    executor_options opts = { .max_workers = w3_workers };
+    executor_t *ex;
+    int st = executor_new(&ex, EXECUTOR_THREADS, &opts);
+    if (st != CFUT_OK)
+        die("executor_new", st);
+    double t2 = now();
+    for (long i = 0; i < w3_items; i++) {
+        uint32_t seed = (uint32_t)i + 1;
+        fs[i] = executor_submit(ex, chain_task, &seed, sizeof seed);
+    }
+    uint32_t sum = 0;
+    for (long i = 0; i < w3_items; i++) {
+        uint32_t h = 0;
+        st = future_result_copy(fs[i], -1, &h, sizeof h);
+        if (st != CFUT_OK)
+            die("W3 result", st);
+        if (h != want[i]) {
+            fprintf(stderr, "bench_threads: W3 item %ld: %" PRIu32 " vs %" PRIu32 "\n",
+                    i, h, want[i]);
+            exit(2);
+        }
+        sum ^= h;
+        future_release(fs[i]);
+    }
+    double t3 = now();
+    executor_free(ex);
+
+    *seq_s = t1 - t0;
+    *pool_s = t3 - t2;
+    *checksum = sum;
+    free(want);
+    free(fs);
+}
+
+struct run {
+    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
+    uint32_t w3_checksum;
+};
+
+static void summary(const char *label, const char *unit, double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    printf("  %-26s %10.3f %-5s [%.3f - %.3f]\n", label, med, unit, v[0], v[n - 1]);
+}
+
+static long arg_long(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "bench_threads: %s needs a value\n", argv[*i]);
+        exit(2);
+    }
+    char *end;
+    long v = strtol(argv[++*i], &end, 10);
+    if (*end || v <= 0) {
+        fprintf(stderr, "bench_threads: bad value for %s: %s\n", argv[*i - 1], argv[*i]);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 5;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--runs"))
+            runs = (int)arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--quick")) {
+            w1_tasks = 2000;
+            w2_trips = 200;
+            w3_steps = 200000;
+            runs = 1;
+        } else if (!strcmp(argv[i], "--w1-tasks"))
+            w1_tasks = arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w2-trips"))
+            w2_trips = arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w3-steps"))
+            w3_steps = arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w3-items"))
+            w3_items = arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w3-workers"))
+            w3_workers = (int)arg_long(argc, argv, &i);
+        else {
+            fprintf(stderr, "usage: %s [--runs N] [--json] [--quick] [--w1-tasks N]"
+                    " [--w2-trips N] [--w3-steps N] [--w3-items N] [--w3-workers N]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+
+    struct run *r = calloc((size_t)runs, sizeof *r);
+    if (!r)
+        die("calloc", CFUT_ENOMEM);
+    for (int k = 0; k < runs; k++) {
+        r[k].w1_ns = w1_throughput();
+        w2_latency(&r[k].w2_med_us, &r[k].w2_p99_us);
+        w3_scaling(&r[k].w3_seq_s, &r[k].w3_pool_s, &r[k].w3_checksum);
+        r[k].w3_speedup = r[k].w3_seq_s / r[k].w3_pool_s;
+        if (!json)
+            fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f\n",
+                    k + 1, r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
+                    r[k].w3_speedup);
+    }
+
+    if (json) {
+        printf("{\"impl\": \"cfut\", \"version\": \"%s\", \"params\": "
+               "{\"w1_tasks\": %ld, \"w2_trips\": %ld, \"w3_steps\": %ld, "
+               "\"w3_items\": %ld, \"w3_workers\": %d}, \"runs\": [",
+               cfut_version_string(), w1_tasks, w2_trips, w3_steps, w3_items,
+               w3_workers);
+        for (int k = 0; k < runs; k++)
+            printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
+                   "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
+                   "\"w3_speedup\": %.4f, \"w3_checksum\": %" PRIu32 "}",
+                   k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
+                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup,
+                   r[k].w3_checksum);
+        printf("]}\n");
+    } else {
+        double *v = malloc((size_t)runs * sizeof *v);
+        if (!v)
+            die("malloc", CFUT_ENOMEM);
+        printf("cfut %s thread pool, %d runs: median [min - max]\n",
+               cfut_version_string(), runs);
+#define FIG(field, label, unit)                                                \
+    do {                                                                       \
+        for (int k = 0; k < runs; k++)                                         \
+            v[k] = r[k].field;                                                 \
+        summary(label, unit, v, runs);                                         \
+    } while (0)
+        FIG(w1_ns, "W1 throughput", "ns");
+        FIG(w2_med_us, "W2 latency median", "us");
+        FIG(w2_p99_us, "W2 latency p99", "us");
+        FIG(w3_seq_s, "W3 sequential", "s");
+        FIG(w3_pool_s, "W3 pool", "s");
+        FIG(w3_speedup, "W3 speedup", "x");
+#undef FIG
+        free(v);
+    }
+    free(r);
+    return 0;
+}
