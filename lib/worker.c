@@ -29,6 +29,29 @@
 
 _Thread_local bool cfut__forking_worker;
 
+/* Test hook: CFUT_TEST_WORKER_CRASH=<stage> makes a worker abort() at that
+ * stage of every task, so tests can prove a crash anywhere fails only that
+ * task: "read" (task frame header read, payload not yet), "decode" (frame
+ * read, not decoded), "encode" (task ran, outcome not yet encoded), "init"
+ * (before the initializer). Read once when the worker starts. */
+typedef enum { CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT } crash_stage;
+static crash_stage crash_at;
+
+static void read_crash_hook(void)
+{
+    const char *s = getenv("CFUT_TEST_WORKER_CRASH");
+    static const char *const names[] = {"", "read", "decode", "encode", "init"};
+    for (int i = 1; s && i < 5; i++)
+        if (strcmp(s, names[i]) == 0)
+            crash_at = (crash_stage)i;
+}
+
+static void maybe_crash(crash_stage at)
+{
+    if (crash_at == at)
+        abort();
+}
+
 /* Dies with `parent`, with every signal unblocked (the pool's threads run
  * with them blocked, and a fork inherits the mask). */
 static void become_child_of(pid_t parent)
@@ -100,6 +123,7 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
 {
     cfut__wire_task m;
     cfut__outcome o = {0};
+    maybe_crash(CRASH_DECODE);
     if (cfut__wire_get_task(p, n, &m) != CFUT_OK) {
         cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0, "the worker could not decode a task frame");
         answer(fd, out, CFUT__W_OUTCOME, 0, &o);
@@ -112,12 +136,14 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
         cfut__outcome_fail(&o, rc, 0, "task function: %s", err);
     else
         invoke(fn, &m.arg, &o);
+    maybe_crash(CRASH_ENCODE);
     answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
 }
 
 _Noreturn void cfut__worker_main(int fd, pid_t parent)
 {
     become_child_of(parent);
+    read_crash_hook();
     cfut__buf in = {0}, out = {0};
     cfut__wire_kind kind;
     const unsigned char *p;
@@ -133,6 +159,7 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent)
     prctl(PR_SET_NAME, name);
 
     cfut__outcome init = {0};
+    maybe_crash(CRASH_INIT);
     if (m.has_init) {
         cfut_fn fn;
         char err[256];
@@ -148,6 +175,12 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent)
         _exit(0);
 
     for (;;) {
+        if (crash_at == CRASH_READ) {
+            unsigned char hdr[CFUT__WIRE_HEADER];
+            if (recv(fd, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr)
+                abort(); /* the rest of the frame is still in flight */
+            _exit(0);
+        }
         if (cfut__wire_read_frame(fd, &in, CFUT__WIRE_MAX_DEFAULT, &kind, &p, &n) != CFUT_OK)
             _exit(0); /* EOF: the pool is gone; garbage: nothing safe to do */
         if (kind == CFUT__W_TASK)
