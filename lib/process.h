@@ -8,15 +8,42 @@
 
 #include "internal.h"
 
-/* A spawned process finds its role in one of these, "fd:parent-pid". The
+/* A spawned process finds its role in one of these, "fd:parent-pid[:shm-fd]". The
  * library's constructor reads them before main() and never returns. */
 #define CFUT__ENV_WORKER "CFUT_WORKER"
 #define CFUT__ENV_FORKSERVER "CFUT_FORKSERVER"
-/* The descriptor a spawned worker or forkserver gets its channel on. */
-enum { CFUT__CHILD_FD = 3 };
+/* The descriptors a spawned worker or forkserver gets its channel and its
+ * shared memory on. */
+enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
 
-/* Serves tasks on channel `fd` until EOF or SHUTDOWN, then _exit()s. */
-_Noreturn void cfut__worker_main(int fd, pid_t parent);
+/* ---- shared memory for large values (shm.c) ----------------------------- */
+
+/* Values of at least CFUT__SHM_MIN bytes and at most CFUT__SHM_HALF travel
+ * through the worker's region instead of its channel. */
+#define CFUT__SHM_MIN ((size_t)64 << 10)
+#define CFUT__SHM_HALF ((size_t)64 << 20)
+/* Touched pages kept mapped between transfers. */
+#define CFUT__SHM_KEEP ((size_t)4 << 20)
+/* The result half starts here. */
+#define CFUT__SHM_RESULT CFUT__SHM_HALF
+
+typedef struct cfut__shm {
+    int fd;               /* -1: none */
+    unsigned char *base;  /* 2 * CFUT__SHM_HALF bytes, shared */
+} cfut__shm;
+
+/* errno-style results. */
+int  cfut__shm_create(cfut__shm *s);
+int  cfut__shm_map(cfut__shm *s, int fd);
+void cfut__shm_close(cfut__shm *s);
+/* Returns the pages of [half_offset + KEEP, half_offset + used). */
+void cfut__shm_trim(cfut__shm *s, size_t half_offset, size_t used);
+
+/* ---- the two kinds of child ---------------------------------------------- */
+
+/* Serves tasks on channel `fd` until EOF or SHUTDOWN, then _exit()s. Large
+ * values go through the region on `shm_fd` (-1: none, all by channel). */
+_Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd);
 /* Forks workers on request over `fd` (a SOCK_SEQPACKET socket carrying
  * their channels as SCM_RIGHTS) and reports their exits. */
 _Noreturn void cfut__forkserver_main(int fd, pid_t parent);

@@ -67,6 +67,8 @@ typedef struct pworker {
     const char *doom;      /* why we stopped it, if we did */
     int doom_status;       /* what its task gets then */
     bool writing;          /* EPOLLOUT armed */
+    cfut__shm shm;         /* large values (shm.c); base NULL: none */
+    size_t shm_arg_used;   /* bytes of the argument half last written */
     struct pworker *assigned_next; /* dispatch()'s batch */
     cfut__buf in, out;
     source src_chan, src_pid;
@@ -181,28 +183,38 @@ static void unwatch(ppool *pp, int fd)
 
 /* ---- starting workers ---------------------------------------------------- */
 
-/* A descriptor above the one the child gets, so dup2() clears CLOEXEC. */
-static int above_child_fd(int fd)
+/* A copy of fd above the ones the child gets, so dup2() onto those always
+ * makes a new descriptor without CLOEXEC. The original stays open. */
+static int above_child_fds(int fd)
 {
-    if (fd > CFUT__CHILD_FD)
-        return fd;
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, CFUT__CHILD_FD + 1);
-    close(fd);
-    return d;
+    return fcntl(fd, F_DUPFD_CLOEXEC, CFUT__CHILD_SHM_FD + 1);
 }
 
-/* Spawns the program image with `role`=CHILD_FD:our-pid and `chan` as
- * CHILD_FD, every other descriptor closed, signals default and unblocked. */
-static int spawn_role(ppool *pp, const char *role, int chan, pid_t *pid)
+/* Spawns the program image with `role`=CHILD_FD:our-pid[:CHILD_SHM_FD],
+ * `chan` as CHILD_FD and `shm_fd` (if >= 0) as CHILD_SHM_FD, every other
+ * descriptor closed, signals default and unblocked. */
+static int spawn_role(ppool *pp, const char *role, int chan, int shm_fd, pid_t *pid)
 {
+    int c = above_child_fds(chan), m = shm_fd >= 0 ? above_child_fds(shm_fd) : -1;
+    if (c < 0 || (shm_fd >= 0 && m < 0)) {
+        int e = errno;
+        if (c >= 0)
+            close(c);
+        return e;
+    }
     size_t n = 0;
     while (environ && environ[n])
         n++;
     char **envp = cfut__calloc(n + 2, sizeof *envp);
-    char *marker = cfut__asprintf("%s=%d:%ld", role, CFUT__CHILD_FD, (long)getpid());
+    char *marker = m >= 0 ? cfut__asprintf("%s=%d:%ld:%d", role, CFUT__CHILD_FD,
+                                           (long)getpid(), CFUT__CHILD_SHM_FD)
+                          : cfut__asprintf("%s=%d:%ld", role, CFUT__CHILD_FD, (long)getpid());
     if (!envp || !marker) {
         cfut__free(envp);
         cfut__free(marker);
+        close(c);
+        if (m >= 0)
+            close(m);
         return ENOMEM;
     }
     size_t k = 0;
@@ -216,8 +228,10 @@ static int spawn_role(ppool *pp, const char *role, int chan, pid_t *pid)
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, chan, CFUT__CHILD_FD);
-    posix_spawn_file_actions_addclosefrom_np(&fa, CFUT__CHILD_FD + 1);
+    posix_spawn_file_actions_adddup2(&fa, c, CFUT__CHILD_FD);
+    if (m >= 0)
+        posix_spawn_file_actions_adddup2(&fa, m, CFUT__CHILD_SHM_FD);
+    posix_spawn_file_actions_addclosefrom_np(&fa, CFUT__CHILD_SHM_FD + 1);
     posix_spawnattr_init(&attr);
     sigset_t none, all;
     sigemptyset(&none);
@@ -231,6 +245,9 @@ static int spawn_role(ppool *pp, const char *role, int chan, pid_t *pid)
     posix_spawnattr_destroy(&attr);
     cfut__free(marker);
     cfut__free(envp);
+    close(c);
+    if (m >= 0)
+        close(m);
     return rc;
 }
 
@@ -241,7 +258,9 @@ static void close_pool_fds(ppool *pp)
             close(w->fd);
         if (w->pidfd >= 0)
             close(w->pidfd);
-        w->fd = w->pidfd = -1;
+        if (w->shm.fd >= 0)
+            close(w->shm.fd);
+        w->fd = w->pidfd = w->shm.fd = -1;
     }
     if (pp->fs_fd >= 0)
         close(pp->fs_fd);
@@ -259,13 +278,8 @@ static int start_forkserver(ppool *pp)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return errno;
-    if ((sv[1] = above_child_fd(sv[1])) < 0) {
-        int e = errno;
-        close(sv[0]);
-        return e;
-    }
     pid_t pid;
-    int rc = spawn_role(pp, CFUT__ENV_FORKSERVER, sv[1], &pid);
+    int rc = spawn_role(pp, CFUT__ENV_FORKSERVER, sv[1], -1, &pid);
     close(sv[1]);
     if (rc != 0) {
         close(sv[0]);
@@ -280,8 +294,9 @@ static int start_forkserver(ppool *pp)
     return 0;
 }
 
-/* Asks the forkserver for a worker on channel `chan`. */
-static int request_fork(ppool *pp, int chan)
+/* Asks the forkserver for a worker on channel `chan` with shared memory
+ * `shm_fd` (-1: none). */
+static int request_fork(ppool *pp, int chan, int shm_fd)
 {
     if (pp->fs_fd < 0) {
         int rc = start_forkserver(pp);
@@ -294,18 +309,20 @@ static int request_fork(ppool *pp, int chan)
     if (cfut__wire_put_empty(&b, CFUT__W_FORK) != CFUT_OK)
         return ENOMEM;
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     memset(&ctl, 0, sizeof ctl);
+    int fds[2] = {chan, shm_fd};
+    size_t nfds = shm_fd >= 0 ? 2 : 1;
     struct iovec iov = {b.data, b.len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+                         .msg_control = ctl.buf, .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &chan, sizeof chan);
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     ssize_t r;
     do
         r = sendmsg(pp->fs_fd, &msg, MSG_NOSIGNAL);
@@ -316,7 +333,7 @@ static int request_fork(ppool *pp, int chan)
 }
 
 /* Forks a worker from this (the manager) thread. */
-static int fork_worker(ppool *pp, int chan, int parent_end, pid_t *pid)
+static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *pid)
 {
     pid_t self = getpid();
     fflush(stdout); /* or the child's copies would print them again */
@@ -330,7 +347,7 @@ static int fork_worker(ppool *pp, int chan, int parent_end, pid_t *pid)
         close(parent_end);
         /* The pool's other descriptors are none of the worker's business. */
         close_pool_fds(pp);
-        cfut__worker_main(chan, self);
+        cfut__worker_main(chan, self, shm_fd);
     }
     return 0;
 }
@@ -349,27 +366,28 @@ static int start_worker(executor_t *ex, ppool *pp)
     }
     w->index = pp->next_index;
     w->pidfd = -1;
+    /* Without shared memory the worker still works: values then all go
+     * through its channel. */
+    if (cfut__shm_create(&w->shm) != 0)
+        w->shm = (cfut__shm){-1, NULL};
     int rc = 0;
     switch (start_method(ex)) {
     case EXECUTOR_START_FORK:
-        rc = fork_worker(pp, sv[1], sv[0], &w->pid);
+        rc = fork_worker(pp, sv[1], sv[0], w->shm.fd, &w->pid);
         w->own_child = true;
         break;
     case EXECUTOR_START_SPAWN:
-        if ((sv[1] = above_child_fd(sv[1])) < 0)
-            rc = errno;
-        else
-            rc = spawn_role(pp, CFUT__ENV_WORKER, sv[1], &w->pid);
+        rc = spawn_role(pp, CFUT__ENV_WORKER, sv[1], w->shm.fd, &w->pid);
         w->own_child = true;
         break;
     default:
-        rc = request_fork(pp, sv[1]);
+        rc = request_fork(pp, sv[1], w->shm.fd);
         break;
     }
-    if (sv[1] >= 0)
-        close(sv[1]);
+    close(sv[1]);
     if (rc != 0) {
         close(sv[0]);
+        cfut__shm_close(&w->shm);
         cfut__free(w);
         return rc;
     }
@@ -515,6 +533,7 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
         unwatch(pp, w->pidfd);
         close(w->pidfd);
     }
+    cfut__shm_close(&w->shm);
     cfut__buf_free(&w->in);
     cfut__buf_free(&w->out);
     cfut__free(w);
@@ -566,7 +585,12 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
     if (rc == CFUT_OK && m.id != 0 && m.id != (uint64_t)(uintptr_t)w->task)
         rc = CFUT_ESERIALIZE;
     if (rc == CFUT_OK)
-        rc = cfut__wire_outcome_to(&m, &o);
+        rc = cfut__wire_outcome_to(&m, w->shm.base ? w->shm.base + CFUT__SHM_RESULT : NULL,
+                                   CFUT__SHM_HALF, &o);
+    if (rc == CFUT_OK && (m.flags & CFUT__WIRE_IN_SHM))
+        cfut__shm_trim(&w->shm, CFUT__SHM_RESULT, (size_t)m.shm_len);
+    cfut__shm_trim(&w->shm, 0, w->shm_arg_used);
+    w->shm_arg_used = 0;
     if (rc != CFUT_OK) {
         /* Its answer is lost; so is our trust in its channel. */
         protocol_error(w, "its reply could not be decoded");
@@ -781,8 +805,15 @@ static bool dispatch(executor_t *ex, ppool *pp)
         cfut__task *t = w->task;
         cfut__fnref fr;
         int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
+        bool in_shm = w->shm.base && t->arg_len >= CFUT__SHM_MIN &&
+                      t->arg_len <= CFUT__SHM_HALF;
+        if (rc == CFUT_OK && in_shm) {
+            memcpy(w->shm.base, t->arg, t->arg_len);
+            w->shm_arg_used = t->arg_len;
+        }
         if (rc == CFUT_OK)
-            rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len);
+            rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len,
+                                     in_shm);
         if (rc != CFUT_OK) {
             pthread_mutex_lock(&pp->mu);
             w->task = NULL;
@@ -929,6 +960,7 @@ static void pp_destroy(executor_t *ex)
     pworker *w = pp->workers;
     while (w) {
         pworker *next = w->next;
+        cfut__shm_close(&w->shm);
         cfut__buf_free(&w->in);
         cfut__buf_free(&w->out);
         cfut__free(w);

@@ -134,29 +134,44 @@ int cfut__wire_put_init(cfut__buf *b, const cfut__wire_init *m)
     return end(&w);
 }
 
+/* A value's bytes, or (in shared memory) its length as a u64 field. */
+static void put_value(writer *w, const void *p, size_t len, bool in_shm)
+{
+    if (in_shm) {
+        unsigned char n[8];
+        for (int i = 0; i < 8; i++)
+            n[i] = (unsigned char)((uint64_t)len >> (8 * i));
+        put_bytes(w, n, sizeof n);
+    } else {
+        put_bytes(w, p, len);
+    }
+}
+
 int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
-                        size_t len)
+                        size_t len, bool in_shm)
 {
     writer w = begin(b, CFUT__W_TASK);
     put_u64(&w, id);
     put_bytes(&w, fn->path, fn->path_len);
     put_u64(&w, fn->offset);
-    put_u32(&w, 0);
-    put_bytes(&w, arg, len);
+    put_u32(&w, in_shm ? CFUT__WIRE_IN_SHM : 0);
+    put_value(&w, arg, len, in_shm);
     return end(&w);
 }
 
 int cfut__wire_put_outcome(cfut__buf *b, cfut__wire_kind kind, uint64_t id,
-                           const cfut__outcome *o, uint32_t pid)
+                           const cfut__outcome *o, uint32_t pid, bool in_shm)
 {
+    bool ok = o->status == CFUT_OK;
     writer w = begin(b, kind);
     put_u64(&w, id);
     put_u32(&w, (uint32_t)o->status);
     put_u32(&w, (uint32_t)o->code);
     put_u32(&w, pid);
+    put_u32(&w, ok && in_shm ? CFUT__WIRE_IN_SHM : 0);
     const char *msg = o->message ? o->message : "";
-    put_bytes(&w, msg, o->status == CFUT_OK ? 0 : strlen(msg));
-    put_bytes(&w, cfut__value_data(&o->result), o->status == CFUT_OK ? o->result.len : 0);
+    put_bytes(&w, msg, ok ? 0 : strlen(msg));
+    put_value(&w, cfut__value_data(&o->result), ok ? o->result.len : 0, ok && in_shm);
     return end(&w);
 }
 
@@ -219,6 +234,22 @@ static cfut__bytes get_bytes(reader *r)
     return (cfut__bytes){p, p ? n : 0};
 }
 
+/* The bytes field of a value: its bytes, or in shared memory its length. */
+static void get_value(reader *r, uint32_t flags, cfut__bytes *bytes, uint64_t *shm_len)
+{
+    *bytes = get_bytes(r);
+    *shm_len = 0;
+    if (!(flags & CFUT__WIRE_IN_SHM) || r->bad)
+        return;
+    if (bytes->len != 8) {
+        r->bad = true;
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        *shm_len |= (uint64_t)bytes->p[i] << (8 * i);
+    *bytes = (cfut__bytes){NULL, 0};
+}
+
 static int finish(const reader *r)
 {
     return r->bad || r->p != r->end ? CFUT_ESERIALIZE : CFUT_OK;
@@ -262,9 +293,9 @@ int cfut__wire_get_task(const unsigned char *p, size_t n, cfut__wire_task *m)
     m->fn_path = get_bytes(&r);
     m->fn_offset = get_u64(&r);
     m->flags = get_u32(&r);
-    m->arg = get_bytes(&r);
-    if (m->flags != 0)
+    if (m->flags & ~(uint32_t)CFUT__WIRE_FLAGS)
         return CFUT_ESERIALIZE;
+    get_value(&r, m->flags, &m->arg, &m->shm_len);
     return finish(&r);
 }
 
@@ -275,10 +306,13 @@ int cfut__wire_get_outcome(const unsigned char *p, size_t n, cfut__wire_outcome 
     m->status = (int32_t)get_u32(&r);
     m->code = (int32_t)get_u32(&r);
     m->pid = get_u32(&r);
+    m->flags = get_u32(&r);
     m->message = get_bytes(&r);
-    m->result = get_bytes(&r);
+    if (m->flags & ~(uint32_t)CFUT__WIRE_FLAGS)
+        return CFUT_ESERIALIZE;
+    get_value(&r, m->flags, &m->result, &m->shm_len);
     if (m->status < 0 || m->status >= CFUT_STATUS_COUNT_ ||
-        (m->status != CFUT_OK && m->result.len))
+        (m->status != CFUT_OK && (m->result.len || m->flags)))
         return CFUT_ESERIALIZE;
     return finish(&r);
 }
@@ -297,11 +331,17 @@ int cfut__wire_get_empty(const unsigned char *p, size_t n)
     return n == 0 ? CFUT_OK : CFUT_ESERIALIZE;
 }
 
-int cfut__wire_outcome_to(const cfut__wire_outcome *m, cfut__outcome *o)
+int cfut__wire_outcome_to(const cfut__wire_outcome *m, const unsigned char *shm_result,
+                          size_t shm_cap, cfut__outcome *o)
 {
     cfut__outcome_clear(o);
     o->status = m->status;
     o->code = m->code;
+    if (m->status == CFUT_OK && (m->flags & CFUT__WIRE_IN_SHM)) {
+        if (!shm_result || m->shm_len > shm_cap)
+            return CFUT_ESERIALIZE;
+        return cfut__value_set(&o->result, shm_result, (size_t)m->shm_len);
+    }
     if (m->status == CFUT_OK)
         return cfut__value_set(&o->result, m->result.p, m->result.len);
     o->message = cfut__malloc(m->message.len + 1);

@@ -61,20 +61,32 @@ typedef struct cfut__wire_init {
     cfut__bytes initarg;
 } cfut__wire_init;
 
+/* Flags of TASK and OUTCOME frames. */
+enum {
+    /* The value (TASK: argument, OUTCOME: result) is not in the frame but in
+     * the worker's shared memory; the frame's bytes field holds its length
+     * as a u64 (see shm.c for where it lies). */
+    CFUT__WIRE_IN_SHM = 1u,
+    CFUT__WIRE_FLAGS = CFUT__WIRE_IN_SHM, /* every flag this version knows */
+};
+
 typedef struct cfut__wire_task {
     uint64_t id;
     cfut__bytes fn_path;
     uint64_t fn_offset;
-    uint32_t flags;         /* 0; reserved for typed calls */
-    cfut__bytes arg;
+    uint32_t flags;         /* CFUT__WIRE_IN_SHM or 0 */
+    cfut__bytes arg;        /* the argument, when not in shared memory */
+    uint64_t shm_len;       /* its length, when it is */
 } cfut__wire_task;
 
 typedef struct cfut__wire_outcome {
     uint64_t id;            /* 0 in READY: the initializer */
     int32_t status, code;
     uint32_t pid;           /* origin: the worker that ran it */
+    uint32_t flags;         /* CFUT__WIRE_IN_SHM or 0 */
     cfut__bytes message;
-    cfut__bytes result;
+    cfut__bytes result;     /* the result, when not in shared memory */
+    uint64_t shm_len;       /* its length, when it is */
 } cfut__wire_outcome;
 
 typedef struct cfut__wire_exit {
@@ -85,11 +97,13 @@ typedef struct cfut__wire_exit {
 /* Encoders: append one frame to b. CFUT_ENOMEM; CFUT_ESERIALIZE when a field
  * or the frame exceeds the format's 32-bit lengths. */
 int cfut__wire_put_init(cfut__buf *b, const cfut__wire_init *m);
+/* in_shm: the `len` bytes are already in shared memory; arg is not read. */
 int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
-                        size_t len);
-/* READY when id == 0 and kind is CFUT__W_READY; OUTCOME otherwise. */
+                        size_t len, bool in_shm);
+/* kind is CFUT__W_READY (id 0: the initializer) or CFUT__W_OUTCOME. in_shm:
+ * the result is already in shared memory; only its length is written. */
 int cfut__wire_put_outcome(cfut__buf *b, cfut__wire_kind kind, uint64_t id,
-                           const cfut__outcome *o, uint32_t pid);
+                           const cfut__outcome *o, uint32_t pid, bool in_shm);
 int cfut__wire_put_exit(cfut__buf *b, cfut__wire_kind kind, uint32_t pid, int32_t status);
 int cfut__wire_put_empty(cfut__buf *b, cfut__wire_kind kind);
 
@@ -102,9 +116,11 @@ int cfut__wire_get_outcome(const unsigned char *p, size_t n, cfut__wire_outcome 
 int cfut__wire_get_exit(const unsigned char *p, size_t n, cfut__wire_exit *m);
 int cfut__wire_get_empty(const unsigned char *p, size_t n);
 
-/* Copies a decoded outcome into an outcome record (status checked against
- * the known codes). CFUT_ENOMEM or CFUT_ESERIALIZE. */
-int cfut__wire_outcome_to(const cfut__wire_outcome *m, cfut__outcome *o);
+/* Copies a decoded outcome into an outcome record. A result in shared
+ * memory is read from `shm_result` (NULL: refused), which holds `shm_cap`
+ * bytes. CFUT_ENOMEM or CFUT_ESERIALIZE. */
+int cfut__wire_outcome_to(const cfut__wire_outcome *m, const unsigned char *shm_result,
+                          size_t shm_cap, cfut__outcome *o);
 
 /* Blocking channel I/O on a socket. write_all retries on EINTR and short
  * writes and never raises SIGPIPE; read_frame reads one whole frame into b (replacing its

@@ -104,15 +104,22 @@ static void invoke(cfut_fn fn, const cfut__bytes *arg, cfut__outcome *out)
     fflush(stderr);
 }
 
+/* This worker's shared memory with its parent (none: base == NULL). */
+static cfut__shm shm = {-1, NULL};
+
 static void answer(int fd, cfut__buf *out, cfut__wire_kind kind, uint64_t id, cfut__outcome *o)
 {
+    size_t len = o->result.len;
+    bool in_shm = o->status == CFUT_OK && shm.base && len >= CFUT__SHM_MIN &&
+                  len <= CFUT__SHM_HALF;
+    if (in_shm)
+        memcpy(shm.base + CFUT__SHM_RESULT, cfut__value_data(&o->result), len);
     out->len = 0;
-    if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid()) != CFUT_OK) {
-        size_t len = o->result.len;
+    if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid(), in_shm) != CFUT_OK) {
         cfut__outcome_fail(o, CFUT_ESERIALIZE, 0,
                            "the result (%zu bytes) could not be encoded for the parent", len);
         out->len = 0;
-        if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid()) != CFUT_OK)
+        if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid(), false) != CFUT_OK)
             _exit(3); /* out of memory: the parent reports the exit */
     }
     send_frame(fd, out);
@@ -129,6 +136,16 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
         answer(fd, out, CFUT__W_OUTCOME, 0, &o);
         return;
     }
+    if (m.flags & CFUT__WIRE_IN_SHM) {
+        if (!shm.base || m.shm_len > CFUT__SHM_HALF) {
+            cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
+                               "the worker cannot read a %llu-byte argument from shared memory",
+                               (unsigned long long)m.shm_len);
+            answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
+            return;
+        }
+        m.arg = (cfut__bytes){shm.base, (size_t)m.shm_len};
+    }
     cfut_fn fn;
     char err[256];
     int rc = resolve(m.fn_path, m.fn_offset, &fn, err, sizeof err);
@@ -140,10 +157,12 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
     answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
 }
 
-_Noreturn void cfut__worker_main(int fd, pid_t parent)
+_Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
 {
     become_child_of(parent);
     read_crash_hook();
+    if (shm_fd >= 0 && cfut__shm_map(&shm, shm_fd) != 0)
+        shm.base = NULL; /* large values then fail with a message, not a crash */
     cfut__buf in = {0}, out = {0};
     cfut__wire_kind kind;
     const unsigned char *p;
@@ -170,7 +189,7 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent)
             invoke(fn, &m.initarg, &init);
     }
     bool ok = init.status == CFUT_OK;
-    answer(fd, &out, CFUT__W_READY, 0, &init);
+    answer(fd, &out, CFUT__W_READY, 0, &init); /* never large: not a value */
     if (!ok)
         _exit(0);
 
@@ -200,12 +219,13 @@ static void report(int fd, cfut__wire_kind kind, pid_t pid, int status)
     cfut__buf_free(&b);
 }
 
-/* Receives one FORK request and the channel it carries; -1 at EOF. */
-static int receive_request(int fd)
+/* Receives one FORK request and the channel and shared memory it carries
+ * (the latter -1 if absent); false at EOF. */
+static bool receive_request(int fd, int *chan, int *shm_fd)
 {
     unsigned char hdr[CFUT__WIRE_HEADER];
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {hdr, sizeof hdr};
@@ -215,22 +235,28 @@ static int receive_request(int fd)
     do
         r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     while (r < 0 && errno == EINTR);
+    *chan = *shm_fd = -1;
     if (r <= 0)
-        return -1;
-    int chan = -1;
+        return false;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&chan, CMSG_DATA(c), sizeof chan);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fds[2] = {-1, -1};
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        memcpy(fds, CMSG_DATA(c), (n > 2 ? 2 : n) * sizeof(int));
+        *chan = fds[0];
+        *shm_fd = n >= 2 ? fds[1] : -1;
+    }
     cfut__wire_kind kind;
     size_t len;
-    if (r != (ssize_t)sizeof hdr ||
+    if (r != (ssize_t)sizeof hdr || *chan < 0 ||
         cfut__wire_header(hdr, 0, &kind, &len) != CFUT_OK || kind != CFUT__W_FORK) {
-        if (chan >= 0)
-            close(chan);
-        return -1; /* only the parent talks to us: garbage means it is gone */
+        if (*chan >= 0)
+            close(*chan);
+        if (*shm_fd >= 0)
+            close(*shm_fd);
+        return false; /* only the parent talks to us: garbage means it is gone */
     }
-    return chan;
+    return true;
 }
 
 _Noreturn void cfut__forkserver_main(int fd, pid_t parent)
@@ -263,24 +289,27 @@ _Noreturn void cfut__forkserver_main(int fd, pid_t parent)
         }
         if (!pfd[0].revents)
             continue;
-        int chan = receive_request(fd);
-        if (chan < 0)
+        int chan, shm_fd;
+        if (!receive_request(fd, &chan, &shm_fd))
             _exit(0); /* the parent closed us: our workers die with us */
         pid_t pid = fork();
         if (pid == 0) {
             close(fd);
             close(sfd);
-            cfut__worker_main(chan, self);
+            cfut__worker_main(chan, self, shm_fd);
         }
         int err = pid < 0 ? errno : 0;
         close(chan);
+        if (shm_fd >= 0)
+            close(shm_fd);
         report(fd, CFUT__W_FORKED, pid < 0 ? 0 : pid, err);
     }
 }
 
 /* ---- taking over a spawned process --------------------------------------- */
 
-static bool parse_role(const char *s, int *fd, pid_t *parent)
+/* "fd:parent-pid[:shm-fd]" */
+static bool parse_role(const char *s, int *fd, pid_t *parent, int *shm_fd)
 {
     char *end;
     errno = 0;
@@ -289,10 +318,18 @@ static bool parse_role(const char *s, int *fd, pid_t *parent)
         return false;
     const char *q = end + 1;
     long p = strtol(q, &end, 10);
-    if (errno || end == q || *end || p <= 0)
+    if (errno || end == q || (*end && *end != ':') || p <= 0)
         return false;
+    long m = -1;
+    if (*end == ':') {
+        q = end + 1;
+        m = strtol(q, &end, 10);
+        if (errno || end == q || *end || m < 0 || m > 65535)
+            return false;
+    }
     *fd = (int)f;
     *parent = (pid_t)p;
+    *shm_fd = (int)m;
     return true;
 }
 
@@ -301,15 +338,15 @@ __attribute__((constructor)) static void take_over(void)
     const char *w = getenv(CFUT__ENV_WORKER), *s = getenv(CFUT__ENV_FORKSERVER);
     if (!w && !s)
         return;
-    int fd;
+    int fd, shm_fd;
     pid_t parent;
-    bool ok = parse_role(w ? w : s, &fd, &parent);
+    bool ok = parse_role(w ? w : s, &fd, &parent, &shm_fd);
     /* Not for our children: a task may run this program again. */
     unsetenv(CFUT__ENV_WORKER);
     unsetenv(CFUT__ENV_FORKSERVER);
     if (!ok || getppid() != parent)
         return; /* a stale or foreign marker: be a normal program */
     if (w)
-        cfut__worker_main(fd, parent);
+        cfut__worker_main(fd, parent, shm_fd);
     cfut__forkserver_main(fd, parent);
 }

@@ -1,0 +1,71 @@
+/* lib/shm.c: the shared memory a process-pool worker and its parent use for
+ * large values.
+ *
+ * One region per worker: a memfd of 2 * CFUT__SHM_HALF bytes, mapped shared
+ * by both. The parent writes a large argument in the first half before it
+ * sends the TASK frame; the worker writes a large result in the second half
+ * before it sends the OUTCOME frame. A worker runs one task at a time and the
+ * frames order every access, so the halves need no lock. The file is sparse:
+ * untouched pages cost nothing, and pages past CFUT__SHM_KEEP are given back
+ * after each large transfer.
+ *
+ * Private to the pool: a memfd has no name in any filesystem, is
+ * close-on-exec, and only reaches the worker as an inherited or passed
+ * descriptor. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "process.h"
+
+int cfut__shm_create(cfut__shm *s)
+{
+    s->fd = memfd_create("cfut-shm", MFD_CLOEXEC);
+    s->base = NULL;
+    if (s->fd < 0)
+        return errno;
+    if (ftruncate(s->fd, (off_t)(2 * CFUT__SHM_HALF)) != 0) {
+        int e = errno;
+        close(s->fd);
+        s->fd = -1;
+        return e;
+    }
+    return cfut__shm_map(s, s->fd);
+}
+
+int cfut__shm_map(cfut__shm *s, int fd)
+{
+    struct stat st;
+    s->fd = fd;
+    s->base = NULL;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    if ((size_t)st.st_size != 2 * CFUT__SHM_HALF)
+        return EINVAL; /* not one of ours */
+    void *p = mmap(NULL, 2 * CFUT__SHM_HALF, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    s->base = p;
+    return 0;
+}
+
+void cfut__shm_close(cfut__shm *s)
+{
+    if (s->base)
+        munmap(s->base, 2 * CFUT__SHM_HALF);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->base = NULL;
+    s->fd = -1;
+}
+
+void cfut__shm_trim(cfut__shm *s, size_t half_offset, size_t used)
+{
+    if (!s->base || used <= CFUT__SHM_KEEP)
+        return;
+    /* Give the pages back to the system; the next large value faults them
+     * in again, zeroed. */
+    madvise(s->base + half_offset + CFUT__SHM_KEEP, used - CFUT__SHM_KEEP, MADV_REMOVE);
+}
