@@ -7,9 +7,17 @@
  *     future_release(f);
  *     executor_free(ex);
  *
- * One API serves every backend. This build provides EXECUTOR_THREADS; the
- * other kinds are reserved for the process and MPI backends and are refused
- * with CFUT_EINVAL until they exist. */
+ * One API serves every backend: EXECUTOR_THREADS runs tasks on a pool of
+ * threads; EXECUTOR_PROCESSES on a pool of worker processes, so a task that
+ * crashes, aborts or hangs fails its own future and nothing else (see
+ * docs/processes.md). EXECUTOR_MPI is reserved for the MPI backend and is
+ * refused with CFUT_EINVAL until it exists.
+ *
+ * On a process pool the task function must be code in the program or in a
+ * loaded shared library (it travels as object + offset), its argument and
+ * result are plain bytes (no pointers into the caller's memory), and future
+ * callbacks run on the pool's manager thread: they must not block on the
+ * same pool's futures. */
 #ifndef CFUT_EXECUTOR_H
 #define CFUT_EXECUTOR_H
 
@@ -29,18 +37,24 @@ typedef enum { EXECUTOR_START_DEFAULT, EXECUTOR_START_FORKSERVER,
 
 /* All-zero (or a NULL pointer) means defaults. Fields are only appended. */
 typedef struct executor_options {
-    int            max_workers;  /* 0: default (threads: min(32, cpus + 4), cpus
-                                    from the affinity mask); < 0: CFUT_EINVAL */
+    int            max_workers;  /* 0: default (threads: min(32, cpus + 4);
+                                    processes: cpus; cpus from the affinity
+                                    mask); < 0: CFUT_EINVAL */
     const char    *name_prefix;  /* worker names are "<prefix>_<n>", cut to 15
                                     bytes; NULL: "cfut<executor id>" */
     cfut_task_fn   initializer;  /* runs once in every worker before its first
                                     task; failing it breaks the executor */
     const void    *initarg;      /* copied at executor_new */
     size_t         initarg_len;
-    executor_start start;        /* process pools only */
-    unsigned       max_tasks_per_worker; /* process pools only; 0: unlimited */
-    double         task_timeout; /* seconds from the task's start; <= 0: none.
-                                    Threads cannot be killed: a thread-pool
+    executor_start start;        /* process pools: how workers start
+                                    (DEFAULT = FORKSERVER); checked, else
+                                    ignored, by thread pools */
+    unsigned       max_tasks_per_worker; /* process pools: a worker retires
+                                    after this many tasks; 0: never */
+    double         task_timeout; /* seconds from the task's start; <= 0 or
+                                    infinite: none. Process pools kill the
+                                    worker (CFUT_EDEADLINE) and replace it;
+                                    threads cannot be killed, so a thread-pool
                                     task only sees cfut_should_stop() turn true */
 } executor_options;
 
@@ -55,7 +69,11 @@ CFUT_API int executor_new(executor_t **out, executor_kind kind, const executor_o
  * a submission that cannot run returns a future that is already done with
  * the reason: CFUT_ESHUTDOWN (after shutdown), CFUT_EBROKEN (an initializer
  * failed; the message says how), CFUT_EINVAL (NULL ex or fn, NULL arg with
- * arg_len > 0), CFUT_ENOMEM or CFUT_ESYS (no worker could be started). When
+ * arg_len > 0, on a process pool a fn that is not code in a loaded object),
+ * CFUT_ENOMEM or CFUT_ESYS (no worker could be started). On a process pool
+ * the future may also fail with CFUT_EWORKER (its worker died running it:
+ * the message names the pid and the signal or exit status), CFUT_EDEADLINE
+ * (task_timeout) or CFUT_ESERIALIZE (a value could not cross over). When
  * even that future cannot be allocated, a shared static future failed with
  * CFUT_ENOMEM is returned (retain/release on it are no-ops).
  * Thread-safe (tasks may submit, also to other executors); never blocks on
@@ -68,7 +86,8 @@ enum {
     EXECUTOR_CANCEL_PENDING = 2, /* cancel queued futures; running tasks see
                                     cfut_should_stop() */
     EXECUTOR_TERMINATE      = 4, /* as CANCEL_PENDING, and stop running tasks
-                                    (process pools: SIGTERM their workers) */
+                                    (process pools: SIGTERM their workers, and
+                                    their futures fail with CFUT_EWORKER) */
     EXECUTOR_KILL           = 8  /* as TERMINATE with SIGKILL */
 };
 /* Stops accepting work: later submissions fail with CFUT_ESHUTDOWN. Queued
