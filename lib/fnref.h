@@ -7,9 +7,6 @@
 
 #include "internal.h"
 
-/* A plain function pointer type (the public one arrives with cfut/call.h). */
-typedef void (*cfut_fn)(void);
-
 /* A function as (loaded object, offset from its base). `path` is "" for the
  * main program; it is borrowed from the dynamic loader and valid while the
  * object stays loaded (encode it at once). */

@@ -13,6 +13,9 @@
  *   worker.c       worker and forkserver processes (child side)
  *   wire.c         frames that cross address spaces (wire.h)
  *   fnref.c        function identity across processes (fnref.h)
+ *   shm.c          shared memory for large process-pool values
+ *   call.c         calls through libffi (call.h)
+ *   map.c          map over arrays, in chunks
  *
  * Lock order, everywhere: registry lock -> executor (backend queue) lock ->
  * future lock -> waiter (iterator) lock. User code (tasks, callbacks) never
@@ -264,6 +267,7 @@ static inline cfut__task *cfut__task_of(future_t *f) { return (cfut__task *)f; }
  * the backend owns. */
 typedef struct cfut__backend {
     const char *name;
+    bool remote; /* tasks run in other address spaces: no pointers cross */
     int  (*init)(executor_t *ex);
     /* Takes over the queue's reference to t. On failure the backend has
      * already completed t's future with the reason. */

@@ -48,6 +48,10 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd);
  * their channels as SCM_RIGHTS) and reports their exits. */
 _Noreturn void cfut__forkserver_main(int fd, pid_t parent);
 
+/* True in a worker process: nothing there may trust an address from the
+ * wire. */
+extern bool cfut__worker_process;
+
 /* True on a thread that is forking a worker (fork start method): the
  * library's atfork child handler then only releases its locks. */
 extern _Thread_local bool cfut__forking_worker;

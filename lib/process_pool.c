@@ -1158,6 +1158,7 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
 
 const cfut__backend cfut__process_backend = {
     .name = "processes",
+    .remote = true,
     .init = pp_init,
     .submit = pp_submit,
     .cancel = pp_cancel,

@@ -461,6 +461,7 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
 
 const cfut__backend cfut__thread_backend = {
     .name = "threads",
+    .remote = false,
     .init = tp_init,
     .submit = tp_submit,
     .cancel = tp_cancel,

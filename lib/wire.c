@@ -50,13 +50,8 @@ int cfut__buf_reserve(cfut__buf *b, size_t extra)
 
 /* A frame being written: fields go straight into the buffer; the header's
  * length is filled in at the end. A failed reservation sticks. */
-typedef struct writer {
-    cfut__buf *b;
-    size_t start;
-    int rc;
-} writer;
 
-static void put(writer *w, const void *p, size_t n)
+static void put(cfut__wr *w, const void *p, size_t n)
 {
     if (w->rc != CFUT_OK)
         return;
@@ -67,45 +62,57 @@ static void put(writer *w, const void *p, size_t n)
     w->b->len += n;
 }
 
-static void put_u8(writer *w, uint8_t v) { put(w, &v, 1); }
+void cfut__wr_u8(cfut__wr *w, uint8_t v) { put(w, &v, 1); }
 
-static void put_u32(writer *w, uint32_t v)
+void cfut__wr_u32(cfut__wr *w, uint32_t v)
 {
     unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 24)};
     put(w, b, 4);
 }
 
-static void put_u64(writer *w, uint64_t v)
+void cfut__wr_u64(cfut__wr *w, uint64_t v)
 {
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
+    cfut__wr_u32(w, (uint32_t)v);
+    cfut__wr_u32(w, (uint32_t)(v >> 32));
 }
 
-static void put_bytes(writer *w, const void *p, size_t n)
+void cfut__wr_bytes(cfut__wr *w, const void *p, size_t n)
 {
     if (n > UINT32_MAX) {
         if (w->rc == CFUT_OK)
             w->rc = CFUT_ESERIALIZE;
         return;
     }
-    put_u32(w, (uint32_t)n);
+    cfut__wr_u32(w, (uint32_t)n);
     put(w, p, n);
 }
 
-static writer begin(cfut__buf *b, cfut__wire_kind kind)
+void cfut__wr_init(cfut__wr *w, cfut__buf *b)
 {
-    writer w = {b, b->len, CFUT_OK};
-    put_u32(&w, CFUT__WIRE_MAGIC);
-    put_u8(&w, CFUT__WIRE_VERSION);
-    put_u8(&w, (uint8_t)kind);
-    put_u8(&w, 0);
-    put_u8(&w, 0);
-    put_u32(&w, 0); /* payload length, set by end() */
+    *w = (cfut__wr){b, b->len, CFUT_OK};
+}
+
+int cfut__wr_done(cfut__wr *w)
+{
+    if (w->rc != CFUT_OK)
+        w->b->len = w->start;
+    return w->rc;
+}
+
+static cfut__wr begin(cfut__buf *b, cfut__wire_kind kind)
+{
+    cfut__wr w = {b, b->len, CFUT_OK};
+    cfut__wr_u32(&w, CFUT__WIRE_MAGIC);
+    cfut__wr_u8(&w, CFUT__WIRE_VERSION);
+    cfut__wr_u8(&w, (uint8_t)kind);
+    cfut__wr_u8(&w, 0);
+    cfut__wr_u8(&w, 0);
+    cfut__wr_u32(&w, 0); /* payload length, set by end() */
     return w;
 }
 
-static int end(writer *w)
+static int end(cfut__wr *w)
 {
     if (w->rc == CFUT_OK) {
         size_t n = w->b->len - w->start - CFUT__WIRE_HEADER;
@@ -124,37 +131,37 @@ static int end(writer *w)
 
 int cfut__wire_put_init(cfut__buf *b, const cfut__wire_init *m)
 {
-    writer w = begin(b, CFUT__W_INIT);
-    put_bytes(&w, m->name.p, m->name.len);
-    put_u32(&w, m->index);
-    put_u8(&w, m->has_init ? 1 : 0);
-    put_bytes(&w, m->init_path.p, m->init_path.len);
-    put_u64(&w, m->init_offset);
-    put_bytes(&w, m->initarg.p, m->initarg.len);
+    cfut__wr w = begin(b, CFUT__W_INIT);
+    cfut__wr_bytes(&w, m->name.p, m->name.len);
+    cfut__wr_u32(&w, m->index);
+    cfut__wr_u8(&w, m->has_init ? 1 : 0);
+    cfut__wr_bytes(&w, m->init_path.p, m->init_path.len);
+    cfut__wr_u64(&w, m->init_offset);
+    cfut__wr_bytes(&w, m->initarg.p, m->initarg.len);
     return end(&w);
 }
 
 /* A value's bytes, or (in shared memory) its length as a u64 field. */
-static void put_value(writer *w, const void *p, size_t len, bool in_shm)
+static void put_value(cfut__wr *w, const void *p, size_t len, bool in_shm)
 {
     if (in_shm) {
         unsigned char n[8];
         for (int i = 0; i < 8; i++)
             n[i] = (unsigned char)((uint64_t)len >> (8 * i));
-        put_bytes(w, n, sizeof n);
+        cfut__wr_bytes(w, n, sizeof n);
     } else {
-        put_bytes(w, p, len);
+        cfut__wr_bytes(w, p, len);
     }
 }
 
 int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
                         size_t len, bool in_shm)
 {
-    writer w = begin(b, CFUT__W_TASK);
-    put_u64(&w, id);
-    put_bytes(&w, fn->path, fn->path_len);
-    put_u64(&w, fn->offset);
-    put_u32(&w, in_shm ? CFUT__WIRE_IN_SHM : 0);
+    cfut__wr w = begin(b, CFUT__W_TASK);
+    cfut__wr_u64(&w, id);
+    cfut__wr_bytes(&w, fn->path, fn->path_len);
+    cfut__wr_u64(&w, fn->offset);
+    cfut__wr_u32(&w, in_shm ? CFUT__WIRE_IN_SHM : 0);
     put_value(&w, arg, len, in_shm);
     return end(&w);
 }
@@ -163,40 +170,36 @@ int cfut__wire_put_outcome(cfut__buf *b, cfut__wire_kind kind, uint64_t id,
                            const cfut__outcome *o, uint32_t pid, bool in_shm)
 {
     bool ok = o->status == CFUT_OK;
-    writer w = begin(b, kind);
-    put_u64(&w, id);
-    put_u32(&w, (uint32_t)o->status);
-    put_u32(&w, (uint32_t)o->code);
-    put_u32(&w, pid);
-    put_u32(&w, ok && in_shm ? CFUT__WIRE_IN_SHM : 0);
+    cfut__wr w = begin(b, kind);
+    cfut__wr_u64(&w, id);
+    cfut__wr_u32(&w, (uint32_t)o->status);
+    cfut__wr_u32(&w, (uint32_t)o->code);
+    cfut__wr_u32(&w, pid);
+    cfut__wr_u32(&w, ok && in_shm ? CFUT__WIRE_IN_SHM : 0);
     const char *msg = o->message ? o->message : "";
-    put_bytes(&w, msg, ok ? 0 : strlen(msg));
+    cfut__wr_bytes(&w, msg, ok ? 0 : strlen(msg));
     put_value(&w, cfut__value_data(&o->result), ok ? o->result.len : 0, ok && in_shm);
     return end(&w);
 }
 
 int cfut__wire_put_exit(cfut__buf *b, cfut__wire_kind kind, uint32_t pid, int32_t status)
 {
-    writer w = begin(b, kind);
-    put_u32(&w, pid);
-    put_u32(&w, (uint32_t)status);
+    cfut__wr w = begin(b, kind);
+    cfut__wr_u32(&w, pid);
+    cfut__wr_u32(&w, (uint32_t)status);
     return end(&w);
 }
 
 int cfut__wire_put_empty(cfut__buf *b, cfut__wire_kind kind)
 {
-    writer w = begin(b, kind);
+    cfut__wr w = begin(b, kind);
     return end(&w);
 }
 
 /* ---- reading ------------------------------------------------------------- */
 
-typedef struct reader {
-    const unsigned char *p, *end;
-    bool bad;
-} reader;
 
-static const unsigned char *take(reader *r, size_t n)
+static const unsigned char *take(cfut__rd *r, size_t n)
 {
     if (r->bad || (size_t)(r->end - r->p) < n) {
         r->bad = true;
@@ -207,13 +210,13 @@ static const unsigned char *take(reader *r, size_t n)
     return p;
 }
 
-static uint8_t get_u8(reader *r)
+uint8_t cfut__rd_u8(cfut__rd *r)
 {
     const unsigned char *p = take(r, 1);
     return p ? p[0] : 0;
 }
 
-static uint32_t get_u32(reader *r)
+uint32_t cfut__rd_u32(cfut__rd *r)
 {
     const unsigned char *p = take(r, 4);
     if (!p)
@@ -221,23 +224,23 @@ static uint32_t get_u32(reader *r)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t get_u64(reader *r)
+uint64_t cfut__rd_u64(cfut__rd *r)
 {
-    uint64_t lo = get_u32(r);
-    return lo | (uint64_t)get_u32(r) << 32;
+    uint64_t lo = cfut__rd_u32(r);
+    return lo | (uint64_t)cfut__rd_u32(r) << 32;
 }
 
-static cfut__bytes get_bytes(reader *r)
+cfut__bytes cfut__rd_bytes(cfut__rd *r)
 {
-    uint32_t n = get_u32(r);
+    uint32_t n = cfut__rd_u32(r);
     const unsigned char *p = take(r, n);
     return (cfut__bytes){p, p ? n : 0};
 }
 
 /* The bytes field of a value: its bytes, or in shared memory its length. */
-static void get_value(reader *r, uint32_t flags, cfut__bytes *bytes, uint64_t *shm_len)
+static void get_value(cfut__rd *r, uint32_t flags, cfut__bytes *bytes, uint64_t *shm_len)
 {
-    *bytes = get_bytes(r);
+    *bytes = cfut__rd_bytes(r);
     *shm_len = 0;
     if (!(flags & CFUT__WIRE_IN_SHM) || r->bad)
         return;
@@ -250,7 +253,7 @@ static void get_value(reader *r, uint32_t flags, cfut__bytes *bytes, uint64_t *s
     *bytes = (cfut__bytes){NULL, 0};
 }
 
-static int finish(const reader *r)
+int cfut__rd_done(const cfut__rd *r)
 {
     return r->bad || r->p != r->end ? CFUT_ESERIALIZE : CFUT_OK;
 }
@@ -258,12 +261,12 @@ static int finish(const reader *r)
 int cfut__wire_header(const unsigned char *hdr, size_t max, cfut__wire_kind *kind,
                       size_t *payload_len)
 {
-    reader r = {hdr, hdr + CFUT__WIRE_HEADER, false};
-    uint32_t magic = get_u32(&r);
-    uint8_t version = get_u8(&r);
-    uint8_t k = get_u8(&r);
-    uint8_t r0 = get_u8(&r), r1 = get_u8(&r);
-    uint32_t len = get_u32(&r);
+    cfut__rd r = {hdr, hdr + CFUT__WIRE_HEADER, false};
+    uint32_t magic = cfut__rd_u32(&r);
+    uint8_t version = cfut__rd_u8(&r);
+    uint8_t k = cfut__rd_u8(&r);
+    uint8_t r0 = cfut__rd_u8(&r), r1 = cfut__rd_u8(&r);
+    uint32_t len = cfut__rd_u32(&r);
     if (magic != CFUT__WIRE_MAGIC || version != CFUT__WIRE_VERSION || k == 0 ||
         k >= CFUT__W_KIND_END || r0 || r1 || len > max)
         return CFUT_ESERIALIZE;
@@ -274,55 +277,55 @@ int cfut__wire_header(const unsigned char *hdr, size_t max, cfut__wire_kind *kin
 
 int cfut__wire_get_init(const unsigned char *p, size_t n, cfut__wire_init *m)
 {
-    reader r = {p, p + n, false};
-    m->name = get_bytes(&r);
-    m->index = get_u32(&r);
-    m->has_init = get_u8(&r);
-    m->init_path = get_bytes(&r);
-    m->init_offset = get_u64(&r);
-    m->initarg = get_bytes(&r);
+    cfut__rd r = {p, p + n, false};
+    m->name = cfut__rd_bytes(&r);
+    m->index = cfut__rd_u32(&r);
+    m->has_init = cfut__rd_u8(&r);
+    m->init_path = cfut__rd_bytes(&r);
+    m->init_offset = cfut__rd_u64(&r);
+    m->initarg = cfut__rd_bytes(&r);
     if (m->has_init > 1)
         return CFUT_ESERIALIZE;
-    return finish(&r);
+    return cfut__rd_done(&r);
 }
 
 int cfut__wire_get_task(const unsigned char *p, size_t n, cfut__wire_task *m)
 {
-    reader r = {p, p + n, false};
-    m->id = get_u64(&r);
-    m->fn_path = get_bytes(&r);
-    m->fn_offset = get_u64(&r);
-    m->flags = get_u32(&r);
+    cfut__rd r = {p, p + n, false};
+    m->id = cfut__rd_u64(&r);
+    m->fn_path = cfut__rd_bytes(&r);
+    m->fn_offset = cfut__rd_u64(&r);
+    m->flags = cfut__rd_u32(&r);
     if (m->flags & ~(uint32_t)CFUT__WIRE_FLAGS)
         return CFUT_ESERIALIZE;
     get_value(&r, m->flags, &m->arg, &m->shm_len);
-    return finish(&r);
+    return cfut__rd_done(&r);
 }
 
 int cfut__wire_get_outcome(const unsigned char *p, size_t n, cfut__wire_outcome *m)
 {
-    reader r = {p, p + n, false};
-    m->id = get_u64(&r);
-    m->status = (int32_t)get_u32(&r);
-    m->code = (int32_t)get_u32(&r);
-    m->pid = get_u32(&r);
-    m->flags = get_u32(&r);
-    m->message = get_bytes(&r);
+    cfut__rd r = {p, p + n, false};
+    m->id = cfut__rd_u64(&r);
+    m->status = (int32_t)cfut__rd_u32(&r);
+    m->code = (int32_t)cfut__rd_u32(&r);
+    m->pid = cfut__rd_u32(&r);
+    m->flags = cfut__rd_u32(&r);
+    m->message = cfut__rd_bytes(&r);
     if (m->flags & ~(uint32_t)CFUT__WIRE_FLAGS)
         return CFUT_ESERIALIZE;
     get_value(&r, m->flags, &m->result, &m->shm_len);
     if (m->status < 0 || m->status >= CFUT_STATUS_COUNT_ ||
         (m->status != CFUT_OK && (m->result.len || m->flags)))
         return CFUT_ESERIALIZE;
-    return finish(&r);
+    return cfut__rd_done(&r);
 }
 
 int cfut__wire_get_exit(const unsigned char *p, size_t n, cfut__wire_exit *m)
 {
-    reader r = {p, p + n, false};
-    m->pid = get_u32(&r);
-    m->wait_status = (int32_t)get_u32(&r);
-    return finish(&r);
+    cfut__rd r = {p, p + n, false};
+    m->pid = cfut__rd_u32(&r);
+    m->wait_status = (int32_t)cfut__rd_u32(&r);
+    return cfut__rd_done(&r);
 }
 
 int cfut__wire_get_empty(const unsigned char *p, size_t n)

@@ -52,6 +52,34 @@ typedef struct cfut__bytes {
     size_t len;
 } cfut__bytes;
 
+/* Fields, for payloads that travel inside a frame (typed calls, map chunks:
+ * call.c, map.c): little-endian integers and u32-length-prefixed bytes. A
+ * writer appends to a buffer; its first failure sticks and cfut__wr_done()
+ * then removes what it wrote. A reader turns sticky-bad on the first field
+ * that does not fit; cfut__rd_done() is CFUT_ESERIALIZE if it went bad or
+ * did not end exactly at the end. */
+typedef struct cfut__wr {
+    cfut__buf *b;
+    size_t start;
+    int rc;
+} cfut__wr;
+void cfut__wr_init(cfut__wr *w, cfut__buf *b);
+void cfut__wr_u8(cfut__wr *w, uint8_t v);
+void cfut__wr_u32(cfut__wr *w, uint32_t v);
+void cfut__wr_u64(cfut__wr *w, uint64_t v);
+void cfut__wr_bytes(cfut__wr *w, const void *p, size_t n);
+int  cfut__wr_done(cfut__wr *w);
+
+typedef struct cfut__rd {
+    const unsigned char *p, *end;
+    bool bad;
+} cfut__rd;
+uint8_t     cfut__rd_u8(cfut__rd *r);
+uint32_t    cfut__rd_u32(cfut__rd *r);
+uint64_t    cfut__rd_u64(cfut__rd *r);
+cfut__bytes cfut__rd_bytes(cfut__rd *r);
+int         cfut__rd_done(const cfut__rd *r);
+
 typedef struct cfut__wire_init {
     cfut__bytes name;       /* the worker's name */
     uint32_t index;

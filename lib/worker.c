@@ -28,6 +28,7 @@
 #include "wire.h"
 
 _Thread_local bool cfut__forking_worker;
+bool cfut__worker_process;
 
 /* Test hook: CFUT_TEST_WORKER_CRASH=<stage> makes a worker abort() at that
  * stage of every task, so tests can prove a crash anywhere fails only that
@@ -160,6 +161,7 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
 _Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
 {
     become_child_of(parent);
+    cfut__worker_process = true;
     read_crash_hook();
     if (shm_fd >= 0 && cfut__shm_map(&shm, shm_fd) != 0)
         shm.base = NULL; /* large values then fail with a message, not a crash */
