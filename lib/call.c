@@ -135,6 +135,13 @@ size_t cfut__sig_arg_size(char code)
 int cfut__call_put_header(cfut__wr *w, executor_t *ex, cfut_fn fn, const char *sig,
                           size_t sig_len)
 {
+    int rc = cfut__call_put_fn(w, ex, fn);
+    cfut__wr_bytes(w, sig, sig_len);
+    return rc;
+}
+
+int cfut__call_put_fn(cfut__wr *w, executor_t *ex, cfut_fn fn)
+{
     cfut__wr_u8(w, CALL_VERSION);
     if (ex->backend->remote) {
         cfut__fnref fr;
@@ -147,7 +154,6 @@ int cfut__call_put_header(cfut__wr *w, executor_t *ex, cfut_fn fn, const char *s
         cfut__wr_u8(w, MODE_ADDRESS);
         cfut__wr_u64(w, (uint64_t)(uintptr_t)fn);
     }
-    cfut__wr_bytes(w, sig, sig_len);
     return CFUT_OK;
 }
 
@@ -280,7 +286,7 @@ static int prepare(prepared *pc, cfut__bytes sig, unsigned rules, char *err, siz
 
 /* Reads the function of a call header. Addresses are only trusted in the
  * process that made them: a worker process accepts object + offset only. */
-static int read_fn(cfut__rd *r, cfut_fn *fn, char *err, size_t errlen)
+int cfut__call_read_fn(cfut__rd *r, cfut_fn *fn, char *err, size_t errlen)
 {
     uint8_t version = cfut__rd_u8(r), mode = cfut__rd_u8(r);
     if (r->bad || version != CALL_VERSION) {
@@ -420,7 +426,7 @@ int cfut__call_task(cfut_task *t, const void *arg, size_t len)
     cfut__rd r = {arg, (const unsigned char *)arg + len, false};
     char err[200] = "";
     cfut_fn fn;
-    int rc = read_fn(&r, &fn, err, sizeof err);
+    int rc = cfut__call_read_fn(&r, &fn, err, sizeof err);
     if (rc != CFUT_OK)
         return cfut_fail(t, rc, "executor_call: %s", err);
     prepared pc;
@@ -479,7 +485,7 @@ int cfut__call_chunk_task(cfut_task *t, const void *arg, size_t len)
     cfut__rd r = {arg, (const unsigned char *)arg + len, false};
     char err[200] = "";
     cfut_fn fn;
-    int rc = read_fn(&r, &fn, err, sizeof err);
+    int rc = cfut__call_read_fn(&r, &fn, err, sizeof err);
     if (rc != CFUT_OK)
         return cfut_fail(t, rc, "executor_map_call: %s", err);
     prepared pc;

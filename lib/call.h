@@ -38,13 +38,19 @@ size_t cfut__sig_arg_size(char code);
  * CFUT_EINVAL if fn is not code in a loaded object. */
 int cfut__call_put_header(cfut__wr *w, executor_t *ex, cfut_fn fn, const char *sig,
                           size_t sig_len);
+/* The function part of the header alone (version, mode, function), for
+ * payloads that carry no signature (map chunks of tasks). */
+int cfut__call_put_fn(cfut__wr *w, executor_t *ex, cfut_fn fn);
+/* Reads it back: an address only in the process that made it (never in a
+ * worker process), else the object + offset, resolved. */
+int cfut__call_read_fn(cfut__rd *r, cfut_fn *fn, char *err, size_t errlen);
+
 /* Appends argument `code`'s value read from v (its C type; a cfut_buffer
  * for 'y'; a size_t for 'o'). CFUT_EINVAL for a 'y' buffer with NULL data
  * and a non-zero length. */
 int cfut__call_put_arg(cfut__wr *w, char code, const void *v);
 
-/* The task functions that run a call (call.c) and a chunk of map_call items
- * (map.c runs them through the same decoder). */
+/* The task functions that run a call and a chunk of map_call items. */
 int cfut__call_task(cfut_task *t, const void *arg, size_t len);
 int cfut__call_chunk_task(cfut_task *t, const void *arg, size_t len);
 

@@ -276,6 +276,8 @@ typedef struct cfut__backend {
     bool (*cancel)(executor_t *ex, cfut__task *t);
     int  (*shutdown)(executor_t *ex, unsigned flags);
     void (*stats)(executor_t *ex, executor_stats *out);
+    /* How many tasks it runs at once when saturated (max_workers). */
+    size_t (*capacity)(executor_t *ex);
     /* Joins what is left (after shutdown). */
     void (*finalize)(executor_t *ex);
     /* Frees impl, once the last reference to the executor is gone. */

@@ -1121,6 +1121,11 @@ static void pp_stats(executor_t *ex, executor_stats *out)
     pthread_mutex_unlock(&pp->mu);
 }
 
+static size_t pp_capacity(executor_t *ex)
+{
+    return pool_of(ex)->max_workers;
+}
+
 static void pp_atfork_prepare(executor_t *ex)
 {
     pthread_mutex_lock(&pool_of(ex)->mu);
@@ -1164,6 +1169,7 @@ const cfut__backend cfut__process_backend = {
     .cancel = pp_cancel,
     .shutdown = pp_shutdown,
     .stats = pp_stats,
+    .capacity = pp_capacity,
     .finalize = pp_finalize,
     .destroy = pp_destroy,
     .atfork_prepare = pp_atfork_prepare,

@@ -417,6 +417,11 @@ static void tp_stats(executor_t *ex, executor_stats *out)
     pthread_mutex_unlock(&tp->mu);
 }
 
+static size_t tp_capacity(executor_t *ex)
+{
+    return pool_of(ex)->max_workers;
+}
+
 static void tp_atfork_prepare(executor_t *ex)
 {
     pthread_mutex_lock(&pool_of(ex)->mu);
@@ -467,6 +472,7 @@ const cfut__backend cfut__thread_backend = {
     .cancel = tp_cancel,
     .shutdown = tp_shutdown,
     .stats = tp_stats,
+    .capacity = tp_capacity,
     .finalize = tp_finalize,
     .destroy = tp_destroy,
     .atfork_prepare = tp_atfork_prepare,
