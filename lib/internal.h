@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -256,6 +257,27 @@ cfut__task *cfut__task_new(executor_t *ex, cfut_task_fn fn, const void *arg, siz
 void cfut__task_drain(cfut__task *t, cfut__task **list, uint32_t state, int status, int code,
                       const char *fmt, ...) CFUT_PRINTF(6, 7);
 void cfut__task_list_finish(cfut__task *list);
+
+/* A backend's queue of submitted tasks, guarded by the backend's lock.
+ * Doubly linked, so cancel unlinks in O(1). */
+typedef struct cfut__queue {
+    cfut__task *head, *tail;
+    size_t len;
+} cfut__queue;
+void cfut__queue_push(cfut__queue *q, cfut__task *t);
+void cfut__queue_unlink(cfut__queue *q, cfut__task *t);
+/* Takes the head (NULL if empty). */
+cfut__task *cfut__queue_pop(cfut__queue *q);
+/* Drains every queued task onto *list (see cfut__task_drain). */
+void cfut__queue_drain(cfut__queue *q, cfut__task **list, uint32_t state, int status, int code,
+                       const char *msg);
+/* future_cancel() of a PENDING task, for backends: unlinks it under `mu` if
+ * it is still queued and cancels it; else reports what the worker made of
+ * it (and asks a running task to stop). */
+bool cfut__queue_cancel(cfut__queue *q, pthread_mutex_t *mu, cfut__task *t);
+/* Fork child: the locks of the queued futures may belong to vanished
+ * threads. */
+void cfut__queue_reset_locks(cfut__queue *q);
 /* Runs fn on this thread with cfut_current() set; fills t->out. */
 void cfut__task_invoke(cfut_task *t, cfut_task_fn fn);
 static inline cfut__task *cfut__task_of(future_t *f) { return (cfut__task *)f; }

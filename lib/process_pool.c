@@ -76,8 +76,8 @@ typedef struct pworker {
 
 typedef struct ppool {
     pthread_mutex_t mu;    /* guards the queue and everything to `lost` */
-    cfut__task *head, *tail;
-    size_t queued, running, idle, alive, started, lost;
+    cfut__queue queue;
+    size_t running, idle, alive, started, lost;
     bool shutdown, broken, forked;
     int terminate_sig;     /* SIGTERM / SIGKILL once asked to stop tasks */
     int broken_code;
@@ -118,44 +118,6 @@ static void wake(ppool *pp)
 
 /* ---- the queue (under pp->mu) -------------------------------------------- */
 
-static void enqueue(ppool *pp, cfut__task *t)
-{
-    t->next = NULL;
-    t->u.prev = pp->tail;
-    if (pp->tail)
-        pp->tail->next = t;
-    else
-        pp->head = t;
-    pp->tail = t;
-    t->queued = true;
-    pp->queued++;
-}
-
-static void unlink_task(ppool *pp, cfut__task *t)
-{
-    if (t->u.prev)
-        t->u.prev->next = t->next;
-    else
-        pp->head = t->next;
-    if (t->next)
-        t->next->u.prev = t->u.prev;
-    else
-        pp->tail = t->u.prev;
-    t->next = t->u.prev = NULL;
-    t->queued = false;
-    pp->queued--;
-}
-
-static void drain_queue(ppool *pp, cfut__task **list, uint32_t state, int status, int code,
-                        const char *msg)
-{
-    while (pp->head) {
-        cfut__task *t = pp->head;
-        unlink_task(pp, t);
-        cfut__task_drain(t, list, state, status, code, "%s", msg);
-    }
-}
-
 /* Under pp->mu: an initializer failed or workers cannot start. */
 static void break_pool(ppool *pp, cfut__task **list, int code, const char *msg)
 {
@@ -164,7 +126,7 @@ static void break_pool(ppool *pp, cfut__task **list, int code, const char *msg)
         pp->broken_code = code;
         pp->broken_msg = cfut__strdup(msg);
     }
-    drain_queue(pp, list, CFUT__FINISHED, CFUT_EBROKEN, code, msg);
+    cfut__queue_drain(&pp->queue, list, CFUT__FINISHED, CFUT_EBROKEN, code, msg);
 }
 
 /* ---- epoll --------------------------------------------------------------- */
@@ -773,11 +735,10 @@ static bool dispatch(executor_t *ex, ppool *pp)
     pworker *assigned = NULL;
     cfut__task *failed = NULL;
     pthread_mutex_lock(&pp->mu);
-    for (pworker *w = pp->workers; w && pp->head; w = w->next) {
+    for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
         if (w->state != W_IDLE || w->doom)
             continue;
-        cfut__task *t = pp->head;
-        unlink_task(pp, t);
+        cfut__task *t = cfut__queue_pop(&pp->queue);
         bool started = cfut__future_start(&t->fut);
         CFUT_ASSERT(started);
         w->task = t;
@@ -792,11 +753,11 @@ static bool dispatch(executor_t *ex, ppool *pp)
         starting += w->state == W_STARTING;
         busy += w->state == W_BUSY;
     }
-    size_t want = pp->queued > starting ? pp->queued - starting : 0;
+    size_t want = pp->queue.len > starting ? pp->queue.len - starting : 0;
     size_t room = pp->max_workers > pp->alive ? pp->max_workers - pp->alive : 0;
     size_t to_start = pp->broken ? 0 : (want < room ? want : room);
     int sig = pp->terminate_sig;
-    bool retire = pp->shutdown && !pp->head && busy == 0 && starting == 0;
+    bool retire = pp->shutdown && !pp->queue.head && busy == 0 && starting == 0;
     bool finished = retire && pp->alive == 0;
     pthread_mutex_unlock(&pp->mu);
 
@@ -843,7 +804,7 @@ static bool dispatch(executor_t *ex, ppool *pp)
         if (pp->alive == 0) {
             char msg[128];
             snprintf(msg, sizeof msg, "cannot start a worker process: %s", strerror(rc));
-            drain_queue(pp, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
+            cfut__queue_drain(&pp->queue, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
                         0, msg);
         }
         pthread_mutex_unlock(&pp->mu);
@@ -1041,7 +1002,7 @@ static void pp_submit(executor_t *ex, cfut__task *t)
         future_release(&t->fut);
         return;
     }
-    enqueue(pp, t);
+    cfut__queue_push(&pp->queue, t);
     pthread_mutex_unlock(&pp->mu);
     wake(pp);
 }
@@ -1049,19 +1010,7 @@ static void pp_submit(executor_t *ex, cfut__task *t)
 static bool pp_cancel(executor_t *ex, cfut__task *t)
 {
     ppool *pp = pool_of(ex);
-    cfut__task *list = NULL;
-    pthread_mutex_lock(&pp->mu);
-    if (!t->queued) {
-        pthread_mutex_unlock(&pp->mu);
-        if (future_running(&t->fut))
-            atomic_fetch_or(&t->fut.state, CFUT__STOP);
-        return future_cancelled(&t->fut);
-    }
-    unlink_task(pp, t);
-    cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
-    pthread_mutex_unlock(&pp->mu);
-    cfut__task_list_finish(list);
-    return true;
+    return cfut__queue_cancel(&pp->queue, &pp->mu, t);
 }
 
 static void join_manager(ppool *pp)
@@ -1085,7 +1034,7 @@ static int pp_shutdown(executor_t *ex, unsigned flags)
     pthread_mutex_lock(&pp->mu);
     pp->shutdown = true;
     if (flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL))
-        drain_queue(pp, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
+        cfut__queue_drain(&pp->queue, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
                     "cancelled by executor_shutdown");
     if (flags & EXECUTOR_KILL)
         pp->terminate_sig = SIGKILL;
@@ -1114,7 +1063,7 @@ static void pp_stats(executor_t *ex, executor_stats *out)
     pthread_mutex_lock(&pp->mu);
     out->workers = pp->alive;
     out->idle = pp->idle;
-    out->queued = pp->queued;
+    out->queued = pp->queue.len;
     out->running = pp->running;
     out->workers_started = pp->started;
     out->workers_lost = pp->lost;
@@ -1150,9 +1099,8 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
             atomic_store(&w->completing, NULL);
         }
     }
-    for (cfut__task *q = pp->head; q; q = q->next)
-        cfut__future_reset_lock(&q->fut); /* a vanished thread may hold it */
-    drain_queue(pp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    cfut__queue_reset_locks(&pp->queue); /* vanished threads may hold them */
+    cfut__queue_drain(&pp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
     /* The workers are the parent's: let go of our copies of their channels. */
     close_pool_fds(pp);
     pp->forked = true;

@@ -100,6 +100,76 @@ void cfut__task_list_finish(cfut__task *list)
     }
 }
 
+/* ---- the backends' queue ------------------------------------------------- */
+
+void cfut__queue_push(cfut__queue *q, cfut__task *t)
+{
+    t->next = NULL;
+    t->u.prev = q->tail;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+    t->queued = true;
+    q->len++;
+}
+
+void cfut__queue_unlink(cfut__queue *q, cfut__task *t)
+{
+    if (t->u.prev)
+        t->u.prev->next = t->next;
+    else
+        q->head = t->next;
+    if (t->next)
+        t->next->u.prev = t->u.prev;
+    else
+        q->tail = t->u.prev;
+    t->next = t->u.prev = NULL;
+    t->queued = false;
+    q->len--;
+}
+
+cfut__task *cfut__queue_pop(cfut__queue *q)
+{
+    cfut__task *t = q->head;
+    if (t)
+        cfut__queue_unlink(q, t);
+    return t;
+}
+
+void cfut__queue_drain(cfut__queue *q, cfut__task **list, uint32_t state, int status, int code,
+                       const char *msg)
+{
+    cfut__task *t;
+    while ((t = cfut__queue_pop(q)))
+        cfut__task_drain(t, list, state, status, code, "%s", msg);
+}
+
+bool cfut__queue_cancel(cfut__queue *q, pthread_mutex_t *mu, cfut__task *t)
+{
+    cfut__task *list = NULL;
+    pthread_mutex_lock(mu);
+    if (!t->queued) {
+        /* A worker took it (or a drain finished it) after the caller looked. */
+        pthread_mutex_unlock(mu);
+        if (future_running(&t->fut))
+            atomic_fetch_or(&t->fut.state, CFUT__STOP);
+        return future_cancelled(&t->fut);
+    }
+    cfut__queue_unlink(q, t);
+    cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
+    pthread_mutex_unlock(mu);
+    cfut__task_list_finish(list);
+    return true;
+}
+
+void cfut__queue_reset_locks(cfut__queue *q)
+{
+    for (cfut__task *t = q->head; t; t = t->next)
+        cfut__future_reset_lock(&t->fut);
+}
+
 void cfut__task_invoke(cfut_task *t, cfut_task_fn fn)
 {
     t->prev = current;

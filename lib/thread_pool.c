@@ -43,8 +43,8 @@ typedef struct worker {
 typedef struct tpool {
     pthread_mutex_t mu;
     pthread_cond_t work_cv;    /* available workers wait here */
-    cfut__task *head, *tail;   /* the queue */
-    size_t queued, running;
+    cfut__queue queue;
+    size_t running;
     size_t alive;              /* started and not exited */
     size_t idle, wakeups;      /* available = idle + wakeups (see top) */
     size_t max_workers;
@@ -91,47 +91,6 @@ static int tp_init(executor_t *ex)
     return CFUT_OK;
 }
 
-/* ---- the queue (under tp->mu) -------------------------------------------- */
-
-static void enqueue(tpool *tp, cfut__task *t)
-{
-    t->next = NULL;
-    t->u.prev = tp->tail;
-    if (tp->tail)
-        tp->tail->next = t;
-    else
-        tp->head = t;
-    tp->tail = t;
-    t->queued = true;
-    tp->queued++;
-}
-
-static void unlink_task(tpool *tp, cfut__task *t)
-{
-    if (t->u.prev)
-        t->u.prev->next = t->next;
-    else
-        tp->head = t->next;
-    if (t->next)
-        t->next->u.prev = t->u.prev;
-    else
-        tp->tail = t->u.prev;
-    t->next = t->u.prev = NULL;
-    t->queued = false;
-    tp->queued--;
-}
-
-/* Takes every queued task off the queue and fails it (see cfut__task_drain). */
-static void drain_queue(tpool *tp, cfut__task **list, uint32_t state, int status, int code,
-                        const char *msg)
-{
-    while (tp->head) {
-        cfut__task *t = tp->head;
-        unlink_task(tp, t);
-        cfut__task_drain(t, list, state, status, code, "%s", msg);
-    }
-}
-
 /* Leaving availability consumes a claim if there is one (see top). */
 static void leave_available(tpool *tp)
 {
@@ -160,7 +119,7 @@ static bool run_initializer(executor_t *ex, tpool *tp)
         tp->broken_msg = cfut__asprintf("a worker's initializer failed (code %d): %s",
                                         ct.out.code, ct.out.message ? ct.out.message : "");
     }
-    drain_queue(tp, &orphans, CFUT__FINISHED, CFUT_EBROKEN, tp->broken_code,
+    cfut__queue_drain(&tp->queue, &orphans, CFUT__FINISHED, CFUT_EBROKEN, tp->broken_code,
                 tp->broken_msg ? tp->broken_msg : "a worker's initializer failed");
     pthread_cond_broadcast(&tp->work_cv); /* available workers exit */
     pthread_mutex_unlock(&tp->mu);
@@ -184,8 +143,7 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&tp->mu);
     bool available = false;
     while (ok) {
-        cfut__task *t = tp->head;
-        if (!t) {
+        if (!tp->queue.head) {
             if (tp->shutdown || tp->broken || tp->forked)
                 break;
             if (!available) {
@@ -199,7 +157,7 @@ static void *worker_main(void *arg)
             leave_available(tp);
             available = false;
         }
-        unlink_task(tp, t);
+        cfut__task *t = cfut__queue_pop(&tp->queue);
         bool started = cfut__future_start(&t->fut);
         CFUT_ASSERT(started); /* cancel unlinks under tp->mu */
         tp->running++;
@@ -290,7 +248,7 @@ static void tp_submit(executor_t *ex, cfut__task *t)
         future_release(&t->fut);
         return;
     }
-    enqueue(tp, t);
+    cfut__queue_push(&tp->queue, t);
     if (tp->idle > 0) {
         tp->idle--;
         tp->wakeups++;
@@ -301,7 +259,7 @@ static void tp_submit(executor_t *ex, cfut__task *t)
             /* Nobody would ever run the queue: fail it now. */
             char msg[96];
             snprintf(msg, sizeof msg, "cannot start a worker thread: %s", strerror(rc));
-            drain_queue(tp, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
+            cfut__queue_drain(&tp->queue, &failed, CFUT__FINISHED, rc == ENOMEM ? CFUT_ENOMEM : CFUT_ESYS,
                         0, msg);
         }
     }
@@ -312,20 +270,7 @@ static void tp_submit(executor_t *ex, cfut__task *t)
 static bool tp_cancel(executor_t *ex, cfut__task *t)
 {
     tpool *tp = pool_of(ex);
-    cfut__task *list = NULL;
-    pthread_mutex_lock(&tp->mu);
-    if (!t->queued) {
-        /* A worker took it (or a drain finished it) after the caller looked. */
-        pthread_mutex_unlock(&tp->mu);
-        if (future_running(&t->fut))
-            atomic_fetch_or(&t->fut.state, CFUT__STOP);
-        return future_cancelled(&t->fut);
-    }
-    unlink_task(tp, t);
-    cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
-    pthread_mutex_unlock(&tp->mu);
-    cfut__task_list_finish(list);
-    return true;
+    return cfut__queue_cancel(&tp->queue, &tp->mu, t);
 }
 
 /* Joins every worker (never called from one of them). */
@@ -356,7 +301,7 @@ static int tp_shutdown(executor_t *ex, unsigned flags)
     /* Threads cannot be killed: TERMINATE and KILL cancel what is queued
      * and ask running tasks to stop, like CANCEL_PENDING. */
     if (flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL))
-        drain_queue(tp, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
+        cfut__queue_drain(&tp->queue, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
                     "cancelled by executor_shutdown");
     pthread_cond_broadcast(&tp->work_cv);
     bool forked = tp->forked;
@@ -410,7 +355,7 @@ static void tp_stats(executor_t *ex, executor_stats *out)
     pthread_mutex_lock(&tp->mu);
     out->workers = tp->alive;
     out->idle = tp->idle;
-    out->queued = tp->queued;
+    out->queued = tp->queue.len;
     out->running = tp->running;
     out->workers_started = tp->nworkers;
     out->workers_lost = 0;
@@ -454,9 +399,8 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
         }
         w->joined = true; /* nothing to join in this process */
     }
-    for (cfut__task *q = tp->head; q; q = q->next)
-        cfut__future_reset_lock(&q->fut); /* a vanished thread may hold it */
-    drain_queue(tp, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    cfut__queue_reset_locks(&tp->queue); /* vanished threads may hold them */
+    cfut__queue_drain(&tp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
     /* The vanished workers' references; the handle keeps the executor. */
     atomic_fetch_sub(&ex->refs, (uint32_t)tp->alive);
     tp->forked = true;
