@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "internal.h"
+#include "wire.h"
 
 /* A spawned process finds its role in one of these, "fd:parent-pid[:shm-fd]". The
  * library's constructor reads them before main() and never returns. */
@@ -38,6 +39,24 @@ int  cfut__shm_map(cfut__shm *s, int fd);
 void cfut__shm_close(cfut__shm *s);
 /* Returns the pages of [half_offset + KEEP, half_offset + used). */
 void cfut__shm_trim(cfut__shm *s, size_t half_offset, size_t used);
+
+/* ---- serving tasks --------------------------------------------------------- */
+
+/* Where a worker's frames come from and go to: a worker process's socket, or
+ * an MPI serving rank's communicator. */
+typedef struct cfut__channel {
+    /* Reads one whole frame into b: CFUT_OK, or anything else at the end. */
+    int (*read)(struct cfut__channel *ch, cfut__buf *b, cfut__wire_kind *kind,
+                const unsigned char **p, size_t *n);
+    /* Sends bytes; false if the other side is gone. */
+    bool (*write)(struct cfut__channel *ch, const void *data, size_t len);
+    uint32_t origin; /* what outcomes name as where they ran: pid, or rank */
+} cfut__channel;
+
+/* Reads INIT and runs the initializer (answering READY), then runs TASKs
+ * (answering OUTCOMEs) until SHUTDOWN, the end of the channel or a frame of
+ * another kind. Returns. */
+void cfut__worker_serve(cfut__channel *ch);
 
 /* ---- the two kinds of child ---------------------------------------------- */
 

@@ -65,12 +65,6 @@ static void become_child_of(pid_t parent)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void send_frame(int fd, const cfut__buf *b)
-{
-    if (cfut__wire_write_all(fd, b->data, b->len) != CFUT_OK)
-        _exit(0); /* the parent is gone */
-}
-
 /* Resolves a function reference, remembering the last one: a pool usually
  * runs one function many times. */
 static int resolve(cfut__bytes path, uint64_t offset, cfut_fn *fn, char *err, size_t errlen)
@@ -108,7 +102,9 @@ static void invoke(cfut_fn fn, const cfut__bytes *arg, cfut__outcome *out)
 /* This worker's shared memory with its parent (none: base == NULL). */
 static cfut__shm shm = {-1, NULL};
 
-static void answer(int fd, cfut__buf *out, cfut__wire_kind kind, uint64_t id, cfut__outcome *o)
+/* Sends an outcome (or READY); false if the other side is gone. */
+static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint64_t id,
+                   cfut__outcome *o)
 {
     size_t len = o->result.len;
     bool in_shm = o->status == CFUT_OK && shm.base && len >= CFUT__SHM_MIN &&
@@ -116,34 +112,32 @@ static void answer(int fd, cfut__buf *out, cfut__wire_kind kind, uint64_t id, cf
     if (in_shm)
         memcpy(shm.base + CFUT__SHM_RESULT, cfut__value_data(&o->result), len);
     out->len = 0;
-    if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid(), in_shm) != CFUT_OK) {
+    if (cfut__wire_put_outcome(out, kind, id, o, ch->origin, in_shm) != CFUT_OK) {
         cfut__outcome_fail(o, CFUT_ESERIALIZE, 0,
                            "the result (%zu bytes) could not be encoded for the parent", len);
         out->len = 0;
-        if (cfut__wire_put_outcome(out, kind, id, o, (uint32_t)getpid(), false) != CFUT_OK)
-            _exit(3); /* out of memory: the parent reports the exit */
+        if (cfut__wire_put_outcome(out, kind, id, o, ch->origin, false) != CFUT_OK)
+            abort(); /* out of memory twice: the parent reports the death */
     }
-    send_frame(fd, out);
     cfut__outcome_clear(o);
+    return ch->write(ch, out->data, out->len);
 }
 
-static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
+static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, size_t n)
 {
     cfut__wire_task m;
     cfut__outcome o = {0};
     maybe_crash(CRASH_DECODE);
     if (cfut__wire_get_task(p, n, &m) != CFUT_OK) {
         cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0, "the worker could not decode a task frame");
-        answer(fd, out, CFUT__W_OUTCOME, 0, &o);
-        return;
+        return answer(ch, out, CFUT__W_OUTCOME, 0, &o);
     }
     if (m.flags & CFUT__WIRE_IN_SHM) {
         if (!shm.base || m.shm_len > CFUT__SHM_HALF) {
             cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
                                "the worker cannot read a %llu-byte argument from shared memory",
                                (unsigned long long)m.shm_len);
-            answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
-            return;
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o);
         }
         m.arg = (cfut__bytes){shm.base, (size_t)m.shm_len};
     }
@@ -155,24 +149,21 @@ static void run_task(int fd, cfut__buf *out, const unsigned char *p, size_t n)
     else
         invoke(fn, &m.arg, &o);
     maybe_crash(CRASH_ENCODE);
-    answer(fd, out, CFUT__W_OUTCOME, m.id, &o);
+    return answer(ch, out, CFUT__W_OUTCOME, m.id, &o);
 }
 
-_Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
+void cfut__worker_serve(cfut__channel *ch)
 {
-    become_child_of(parent);
     cfut__worker_process = true;
     read_crash_hook();
-    if (shm_fd >= 0 && cfut__shm_map(&shm, shm_fd) != 0)
-        shm.base = NULL; /* large values then fail with a message, not a crash */
     cfut__buf in = {0}, out = {0};
     cfut__wire_kind kind;
     const unsigned char *p;
     size_t n;
     cfut__wire_init m;
-    if (cfut__wire_read_frame(fd, &in, CFUT__WIRE_MAX_DEFAULT, &kind, &p, &n) != CFUT_OK ||
-        kind != CFUT__W_INIT || cfut__wire_get_init(p, n, &m) != CFUT_OK)
-        _exit(2);
+    if (ch->read(ch, &in, &kind, &p, &n) != CFUT_OK || kind != CFUT__W_INIT ||
+        cfut__wire_get_init(p, n, &m) != CFUT_OK)
+        goto done;
     char name[16];
     size_t len = m.name.len < sizeof name - 1 ? m.name.len : sizeof name - 1;
     memcpy(name, m.name.p, len);
@@ -191,24 +182,50 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
             invoke(fn, &m.initarg, &init);
     }
     bool ok = init.status == CFUT_OK;
-    answer(fd, &out, CFUT__W_READY, 0, &init); /* never large: not a value */
-    if (!ok)
-        _exit(0);
+    if (!answer(ch, &out, CFUT__W_READY, 0, &init) || !ok)
+        goto done; /* an initializer that failed: the parent breaks the pool */
+    /* EOF means the pool is gone; garbage leaves nothing safe to do. */
+    while (ch->read(ch, &in, &kind, &p, &n) == CFUT_OK && kind == CFUT__W_TASK)
+        if (!run_task(ch, &out, p, n))
+            break;
+done:
+    cfut__buf_free(&in);
+    cfut__buf_free(&out);
+}
 
-    for (;;) {
-        if (crash_at == CRASH_READ) {
-            unsigned char hdr[CFUT__WIRE_HEADER];
-            if (recv(fd, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr)
-                abort(); /* the rest of the frame is still in flight */
-            _exit(0);
-        }
-        if (cfut__wire_read_frame(fd, &in, CFUT__WIRE_MAX_DEFAULT, &kind, &p, &n) != CFUT_OK)
-            _exit(0); /* EOF: the pool is gone; garbage: nothing safe to do */
-        if (kind == CFUT__W_TASK)
-            run_task(fd, &out, p, n);
-        else
-            _exit(0); /* SHUTDOWN, or a frame a worker never gets */
+/* A worker process's channel: its socket. */
+typedef struct fd_channel {
+    cfut__channel base;
+    int fd;
+} fd_channel;
+
+static int fd_read(cfut__channel *ch, cfut__buf *b, cfut__wire_kind *kind,
+                   const unsigned char **p, size_t *n)
+{
+    int fd = ((fd_channel *)ch)->fd;
+    static unsigned frames;
+    if (crash_at == CRASH_READ && frames++ > 0) { /* INIT is read normally */
+        unsigned char hdr[CFUT__WIRE_HEADER];
+        if (recv(fd, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr)
+            abort(); /* the rest of the frame is still in flight */
+        return CFUT_ESYS;
     }
+    return cfut__wire_read_frame(fd, b, CFUT__WIRE_MAX_DEFAULT, kind, p, n);
+}
+
+static bool fd_write(cfut__channel *ch, const void *data, size_t len)
+{
+    return cfut__wire_write_all(((fd_channel *)ch)->fd, data, len) == CFUT_OK;
+}
+
+_Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
+{
+    become_child_of(parent);
+    if (shm_fd >= 0 && cfut__shm_map(&shm, shm_fd) != 0)
+        shm.base = NULL; /* large values then fail with a message, not a crash */
+    fd_channel ch = {{fd_read, fd_write, (uint32_t)getpid()}, fd};
+    cfut__worker_serve(&ch.base);
+    _exit(0);
 }
 
 /* ---- the forkserver ------------------------------------------------------ */
@@ -216,8 +233,9 @@ _Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
 static void report(int fd, cfut__wire_kind kind, pid_t pid, int status)
 {
     cfut__buf b = {0};
-    if (cfut__wire_put_exit(&b, kind, (uint32_t)pid, status) == CFUT_OK)
-        send_frame(fd, &b);
+    if (cfut__wire_put_exit(&b, kind, (uint32_t)pid, status) != CFUT_OK ||
+        cfut__wire_write_all(fd, b.data, b.len) != CFUT_OK)
+        _exit(0); /* the parent is gone */
     cfut__buf_free(&b);
 }
 
