@@ -20,7 +20,11 @@
 static const cfut__backend *const backends[] = {
     [EXECUTOR_THREADS] = &cfut__thread_backend,
     [EXECUTOR_PROCESSES] = &cfut__process_backend,
+#ifdef CFUT_HAVE_MPI
+    [EXECUTOR_MPI] = &cfut__mpi_backend,
+#else
     [EXECUTOR_MPI] = NULL,
+#endif
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +144,10 @@ int executor_new(executor_t **out, executor_kind kind, const executor_options *o
         snprintf(ex->name_prefix, sizeof ex->name_prefix, "cfut%u", ex->id);
 
     rc = ex->backend->init(ex);
+    if (rc == CFUT__SERVED) { /* an MPI serving rank, done serving */
+        cfut__executor_release(ex);
+        return CFUT_OK;
+    }
     if (rc != CFUT_OK) {
         cfut__executor_release(ex);
         return rc;

@@ -16,6 +16,7 @@
  *   shm.c          shared memory for large process-pool values
  *   call.c         calls through libffi (call.h)
  *   map.c          map over arrays, in chunks
+ *   mpi_pool.c     the EXECUTOR_MPI backend (built when MPI is found)
  *
  * Lock order, everywhere: registry lock -> executor (backend queue) lock ->
  * future lock -> waiter (iterator) lock. User code (tasks, callbacks) never
@@ -287,6 +288,10 @@ static inline cfut__task *cfut__task_of(future_t *f) { return (cfut__task *)f; }
 /* A backend: how one kind of executor runs tasks. executor.c calls these;
  * it never switches on the kind. Each call gets the executor, whose `impl`
  * the backend owns. */
+/* What init returns on an MPI serving rank: it served tasks until rank 0
+ * shut the executor down, and there is no executor here. */
+enum { CFUT__SERVED = -1 };
+
 typedef struct cfut__backend {
     const char *name;
     bool remote; /* tasks run in other address spaces: no pointers cross */
@@ -314,6 +319,7 @@ typedef struct cfut__backend {
 
 extern const cfut__backend cfut__thread_backend;
 extern const cfut__backend cfut__process_backend;
+extern const cfut__backend cfut__mpi_backend; /* only with CFUT_HAVE_MPI */
 
 struct executor {
     _Atomic uint32_t refs;        /* the handle + one per live task */
