@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +60,52 @@ static int find_ptr_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
+/* The loader names a dlopen()ed object by the path it was given, which may
+ * be relative to a directory the program has since left. The kernel knows
+ * the mapped file's absolute path: ask /proc/self/maps, once per object. */
+static pthread_mutex_t abs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uintptr_t base;
+    char *path;
+} abs_cache[32];
+
+static const char *absolute_path(uintptr_t base, uintptr_t addr)
+{
+    const char *found = NULL;
+    pthread_mutex_lock(&abs_mu);
+    for (size_t i = 0; i < sizeof abs_cache / sizeof abs_cache[0]; i++) {
+        if (abs_cache[i].path && abs_cache[i].base == base) {
+            found = abs_cache[i].path;
+            goto out;
+        }
+    }
+    FILE *maps = fopen("/proc/self/maps", "re");
+    char line[4352];
+    while (maps && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        int at = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 || !at)
+            continue;
+        if (addr < lo || addr >= hi || line[at] != '/')
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        for (size_t i = 0; i < sizeof abs_cache / sizeof abs_cache[0]; i++) {
+            if (!abs_cache[i].path) {
+                abs_cache[i].base = base;
+                abs_cache[i].path = cfut__strdup(line + at); /* kept while loaded */
+                found = abs_cache[i].path;
+                break;
+            }
+        }
+        break;
+    }
+    if (maps)
+        fclose(maps);
+out:
+    pthread_mutex_unlock(&abs_mu);
+    return found;
+}
+
 int cfut__fnref_of(cfut_fn fn, cfut__fnref *out)
 {
     out->path = NULL;
@@ -70,6 +118,11 @@ int cfut__fnref_of(cfut_fn fn, cfut__fnref *out)
     if (!fp.found || (!fp.main_program && !fp.path[0]))
         return CFUT_EINVAL; /* nowhere, or an anonymous object: no way back */
     out->path = fp.main_program ? "" : fp.path;
+    if (out->path[0] && out->path[0] != '/') {
+        const char *abs = absolute_path(fp.base, fp.addr);
+        if (abs)
+            out->path = abs;
+    }
     out->path_len = strlen(out->path);
     out->offset = (uint64_t)(fp.addr - fp.base);
     return CFUT_OK;

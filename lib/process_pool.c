@@ -66,6 +66,7 @@ typedef struct pworker {
     unsigned ntasks;
     const char *doom;      /* why we stopped it, if we did */
     int doom_status;       /* what its task gets then */
+    bool garbled;          /* it broke the protocol: read nothing more */
     bool writing;          /* EPOLLOUT armed */
     cfut__shm shm;         /* large values (shm.c); base NULL: none */
     size_t shm_arg_used;   /* bytes of the argument half last written */
@@ -503,6 +504,7 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
 
 static void protocol_error(pworker *w, const char *why)
 {
+    w->garbled = true;
     stop_worker(w, SIGKILL, why, CFUT_ESERIALIZE);
 }
 
@@ -595,8 +597,9 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
         ssize_t n = recv(w->fd, w->in.data + w->in.len, w->in.cap - w->in.len, MSG_DONTWAIT);
         if (n > 0) {
             w->in.len += (size_t)n;
-            /* Whole frames only. */
-            while (w->in.len >= CFUT__WIRE_HEADER && !w->doom) {
+            /* Whole frames only. A worker being stopped may still finish
+             * its task first: that outcome stands. */
+            while (w->in.len >= CFUT__WIRE_HEADER && !w->garbled) {
                 cfut__wire_kind kind;
                 size_t len;
                 if (cfut__wire_header(w->in.data, CFUT__WIRE_MAX_DEFAULT, &kind, &len) !=
@@ -615,7 +618,7 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
                     protocol_error(w, "the worker sent a frame of the wrong kind");
                 cfut__buf_consume(&w->in, CFUT__WIRE_HEADER + len);
             }
-            if (w->doom)
+            if (w->garbled)
                 w->in.len = 0;
             continue;
         }
