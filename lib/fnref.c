@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,13 +44,15 @@ struct find_ptr {
     bool main_program;
     const char *path;
     uintptr_t base;
+    unsigned long long generation; /* dlpi_adds + dlpi_subs */
 };
 
 static int find_ptr_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct find_ptr *fp = data;
-    (void)size;
     int index = fp->index++;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+        fp->generation = info->dlpi_adds + info->dlpi_subs;
     if (!in_code(info, fp->addr))
         return 0;
     fp->found = true;
@@ -64,15 +67,39 @@ static int find_ptr_cb(struct dl_phdr_info *info, size_t size, void *data)
  * be relative to a directory the program has since left. The kernel knows
  * the mapped file's absolute path: ask /proc/self/maps, once per object. */
 static pthread_mutex_t abs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t abs_once = PTHREAD_ONCE_INIT;
 static struct {
     uintptr_t base;
     char *path;
 } abs_cache[32];
+/* The loader's load and unload counts when the cache was filled: any
+ * change (a library closed, another opened at the same address) empties it. */
+static unsigned long long abs_generation;
 
-static const char *absolute_path(uintptr_t base, uintptr_t addr)
+/* A fork child may have inherited the lock held by a thread it does not
+ * have. */
+static void abs_reset(void)
+{
+    pthread_mutex_init(&abs_mu, NULL);
+}
+
+static void abs_setup(void)
+{
+    pthread_atfork(NULL, NULL, abs_reset);
+}
+
+static const char *absolute_path(uintptr_t base, uintptr_t addr, unsigned long long generation)
 {
     const char *found = NULL;
+    pthread_once(&abs_once, abs_setup);
     pthread_mutex_lock(&abs_mu);
+    if (generation != abs_generation) {
+        for (size_t i = 0; i < sizeof abs_cache / sizeof abs_cache[0]; i++) {
+            cfut__free(abs_cache[i].path);
+            abs_cache[i].path = NULL;
+        }
+        abs_generation = generation;
+    }
     for (size_t i = 0; i < sizeof abs_cache / sizeof abs_cache[0]; i++) {
         if (abs_cache[i].path && abs_cache[i].base == base) {
             found = abs_cache[i].path;
@@ -119,7 +146,7 @@ int cfut__fnref_of(cfut_fn fn, cfut__fnref *out)
         return CFUT_EINVAL; /* nowhere, or an anonymous object: no way back */
     out->path = fp.main_program ? "" : fp.path;
     if (out->path[0] && out->path[0] != '/') {
-        const char *abs = absolute_path(fp.base, fp.addr);
+        const char *abs = absolute_path(fp.base, fp.addr, fp.generation);
         if (abs)
             out->path = abs;
     }

@@ -47,9 +47,9 @@ int cfut__deadline_from(double timeout, cfut__deadline *d)
     if (d->forever)
         return CFUT_OK;
     clock_gettime(CLOCK_MONOTONIC, &d->at);
-    double whole = floor(timeout);
-    d->at.tv_sec += (time_t)whole;
-    d->at.tv_nsec += (long)((timeout - whole) * 1e9);
+    time_t whole = (time_t)timeout; /* 0 <= timeout <= 1e9: truncation is floor */
+    d->at.tv_sec += whole;
+    d->at.tv_nsec += (long)((timeout - (double)whole) * 1e9);
     if (d->at.tv_nsec >= 1000000000L) {
         d->at.tv_sec++;
         d->at.tv_nsec -= 1000000000L;

@@ -225,10 +225,15 @@ static void serve(MPI_Comm comm, int rank)
 
 /* ---- rank 0: the manager ------------------------------------------------- */
 
-static void fail_task(executor_t *ex, cfut__task *t, int status, const char *fmt, int rank)
+static void fail_task(cfut__task *t, int status, const char *fmt, ...) CFUT_PRINTF(3, 4);
+
+static void fail_task(cfut__task *t, int status, const char *fmt, ...)
 {
     cfut__outcome o = {0};
-    cfut__outcome_fail(&o, status, 0, fmt, rank);
+    va_list ap;
+    va_start(ap, fmt);
+    cfut__outcome_vfail(&o, status, 0, fmt, ap);
+    va_end(ap);
     cfut__executor_finish(t, &o);
     future_release(&t->fut);
 }
@@ -252,7 +257,7 @@ static bool send_to(executor_t *ex, mpool *mp, mrank *r, cfut__buf *b)
     mp->lost++;
     pthread_mutex_unlock(&mp->mu);
     if (t)
-        fail_task(ex, t, CFUT_EWORKER, "MPI could not reach rank %d", r->rank);
+        fail_task(t, CFUT_EWORKER, "MPI could not reach rank %d", r->rank);
     return false;
 }
 
@@ -338,8 +343,15 @@ static bool receive(executor_t *ex, mpool *mp)
         size_t n;
         mrank *r = rank_of(mp, st.MPI_SOURCE);
         int rc = recv_frame(mp->comm, &st, &mp->in, &kind, &p, &n);
-        if (!r || rc != CFUT_OK)
-            continue; /* nothing we can attribute: the job is in trouble */
+        if (!r)
+            continue; /* not one of our ranks: nothing to attribute it to */
+        if (rc != CFUT_OK) {
+            /* MPI keeps message boundaries, so the next frame is still
+             * good: fail what this rank ran, and keep the rank. */
+            static const char bad[] = "";
+            on_outcome(ex, mp, r, (const unsigned char *)bad, 0);
+            continue;
+        }
         if (kind == CFUT__W_READY && r->state == R_STARTING)
             on_ready(ex, mp, r, p, n);
         else if (kind == CFUT__W_OUTCOME)
@@ -380,7 +392,7 @@ static bool dispatch(executor_t *ex, mpool *mp, bool *busy)
                 mp->idle++;
                 mp->running--;
                 pthread_mutex_unlock(&mp->mu);
-                fail_task(ex, t, rc, "the task could not be encoded for rank %d", r->rank);
+                fail_task(t, rc, "the task could not be encoded for rank %d", r->rank);
             } else {
                 send_to(ex, mp, r, &mp->out);
             }
@@ -417,7 +429,7 @@ static void deadlines(executor_t *ex, mpool *mp)
         }
         pthread_mutex_unlock(&mp->mu);
         if (t)
-            fail_task(ex, t, CFUT_EDEADLINE,
+            fail_task(t, CFUT_EDEADLINE,
                       "the task ran past its task_timeout on rank %d (an MPI rank cannot "
                       "be stopped: it is used again once it answers)", r->rank);
     }
@@ -517,8 +529,9 @@ static int mp_init(executor_t *ex)
         int r = (int)i + 1;
         mp->out.len = 0;
         if (i < n) {
-            char name[16];
+            char name[32];
             snprintf(name, sizeof name, "%.10s_r%d", ex->name_prefix, r);
+            name[15] = '\0'; /* the kernel keeps 15 bytes of a name */
             init.name = (cfut__bytes){(const unsigned char *)name, strlen(name)};
             init.index = (uint32_t)i;
             cfut__wire_put_init(&mp->out, &init);

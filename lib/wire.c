@@ -116,7 +116,8 @@ static int end(cfut__wr *w)
 {
     if (w->rc == CFUT_OK) {
         size_t n = w->b->len - w->start - CFUT__WIRE_HEADER;
-        if (n > UINT32_MAX) {
+        /* Never send what the other side's reader would refuse. */
+        if (n > CFUT__WIRE_MAX_DEFAULT) {
             w->rc = CFUT_ESERIALIZE;
         } else {
             unsigned char *len = w->b->data + w->start + 8;
