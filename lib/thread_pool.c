@@ -56,6 +56,8 @@ typedef struct tpool {
     int broken_code;
     char *broken_msg;
     pthread_mutex_t join_mu;   /* one joiner at a time */
+    pthread_cond_t exit_cv;    /* a worker exited, or began waiting inside */
+    size_t waiting_inside;     /* workers in shutdown(WAIT) of their own pool */
 } tpool;
 
 static tpool *pool_of(executor_t *ex) { return ex->impl; }
@@ -85,6 +87,7 @@ static int tp_init(executor_t *ex)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&tp->work_cv, &ca);
+    pthread_cond_init(&tp->exit_cv, &ca);
     pthread_condattr_destroy(&ca);
     tp->max_workers = ex->opts.max_workers ? (size_t)ex->opts.max_workers : default_workers();
     ex->impl = tp;
@@ -184,6 +187,7 @@ static void *worker_main(void *arg)
     if (available)
         leave_available(tp);
     tp->alive--;
+    pthread_cond_broadcast(&tp->exit_cv);
     pthread_mutex_unlock(&tp->mu);
     /* Last: a worker detached by executor_free() inside its own task may
      * hold the executor's last reference. */
@@ -292,6 +296,21 @@ static void join_workers(tpool *tp)
     pthread_mutex_unlock(&tp->join_mu);
 }
 
+/* shutdown(WAIT) from one of the pool's own workers (a task or a callback
+ * on it). It cannot join: it would join itself, or a joiner may be joining
+ * it. It waits instead until every other worker has exited or is waiting
+ * here too (two tasks that both wait must not wait for each other). */
+static void wait_inside(tpool *tp)
+{
+    pthread_mutex_lock(&tp->mu);
+    tp->waiting_inside++;
+    pthread_cond_broadcast(&tp->exit_cv);
+    while (tp->alive > tp->waiting_inside)
+        pthread_cond_wait(&tp->exit_cv, &tp->mu);
+    tp->waiting_inside--;
+    pthread_mutex_unlock(&tp->mu);
+}
+
 static int tp_shutdown(executor_t *ex, unsigned flags)
 {
     tpool *tp = pool_of(ex);
@@ -307,10 +326,12 @@ static int tp_shutdown(executor_t *ex, unsigned flags)
     bool forked = tp->forked;
     pthread_mutex_unlock(&tp->mu);
     cfut__task_list_finish(cancelled);
-    /* A worker cannot wait for its own pool (it would wait for itself, or
-     * for a joiner that waits for it): from there, WAIT only shuts down. */
-    if ((flags & EXECUTOR_WAIT) && !forked && worker_of != ex)
-        join_workers(tp);
+    if ((flags & EXECUTOR_WAIT) && !forked) {
+        if (worker_of != ex)
+            join_workers(tp);
+        else
+            wait_inside(tp);
+    }
     return CFUT_OK;
 }
 
@@ -344,6 +365,7 @@ static void tp_destroy(executor_t *ex)
     cfut__free(tp->workers);
     cfut__free(tp->broken_msg);
     pthread_cond_destroy(&tp->work_cv);
+    pthread_cond_destroy(&tp->exit_cv);
     pthread_mutex_destroy(&tp->mu);
     pthread_mutex_destroy(&tp->join_mu);
     cfut__free(tp);
@@ -383,6 +405,7 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
     /* We hold mu (prepare took it); the condition variable and join_mu may
      * hold state of threads that do not exist here: make them new. */
     pthread_cond_init(&tp->work_cv, NULL);
+    pthread_cond_init(&tp->exit_cv, NULL);
     pthread_mutex_init(&tp->join_mu, NULL);
     static const char msg[] = "the executor's workers did not survive fork()";
     for (size_t i = 0; i < tp->nworkers; i++) {

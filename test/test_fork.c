@@ -29,6 +29,22 @@
 #  define RUNNING_ON_VALGRIND 0
 #endif
 
+/* Under a sanitizer or valgrind, fork() is much slower (ASan's quarantine
+ * and shadow memory make the address space large): the fork loops run
+ * fewer rounds there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define SLOW_FORK 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define SLOW_FORK 1
+#  endif
+#endif
+#ifndef SLOW_FORK
+#  define SLOW_FORK 0
+#endif
+
+static bool slow_fork(void) { return SLOW_FORK || RUNNING_ON_VALGRIND; }
+
 /* ---- helpers ---------------------------------------------------------- */
 
 static executor_t *new_pool(int max_workers)
@@ -476,7 +492,8 @@ static void test_fork_while_future_in_use(void)
     future_t *queued = submit(ex, task_count_run, NULL, 0);
     watcher w = { queued, false, 0 };
     th_thread *th[2] = { th_spawn(watcher_main, &w), th_spawn(watcher_main, &w) };
-    for (int i = 0; i < 500; i++) {
+    int forks = slow_fork() ? 30 : 500;
+    for (int i = 0; i < forks; i++) {
         pid_t pid = fork_child();
         if (pid == 0) {
             CHECK_STATUS(future_wait(queued, 3 * mult()), CFUT_OK);
@@ -506,7 +523,7 @@ static void test_fork_while_future_in_use(void)
 static void test_fork_while_tasks_complete(void)
 {
     enum { N = 256 };
-    int rounds = RUNNING_ON_VALGRIND ? 150 : 1000;
+    int rounds = slow_fork() ? 150 : 1000;
     executor_t *ex = new_pool(8);
     for (int round = 0; round < rounds; round++) {
         future_t *fs[N];

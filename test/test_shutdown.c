@@ -796,6 +796,10 @@ static void test_shutdown_wait_from_inside_task(void)
     inner_shutdown_arg a = { ex, other, &about_to };
     future_t *f = submit(ex, task_shutdown_wait, &a, sizeof a);
     th_gate_wait(&about_to);
+    /* Whether the call blocks is what is under test: give a shutdown that
+     * wrongly returns at once the time to do so before `other` can end.
+     * (A correct one blocks until the gate opens, whatever the timing.) */
+    nap(0.05);
     th_gate_open(&go, 1);
     inner_shutdown_seen s;
     CHECK_STATUS(future_result_copy(f, -1, &s, sizeof s), CFUT_OK);

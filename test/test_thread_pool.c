@@ -154,21 +154,19 @@ static void test_new_bad_options(void)
     CHECK_STATUS(executor_new(NULL, EXECUTOR_THREADS, NULL), CFUT_EINVAL);
 }
 
-/* Kinds whose backend this build lacks are refused with *out = NULL; a kind
- * that is built must give a working handle. Either way *out is set. */
+/* A kind whose backend this build lacks is refused with *out = NULL; a
+ * built kind gives a working handle. Either way *out is set. (EXECUTOR_MPI
+ * is left to the MPI tests: creating one initialises MPI in this process.) */
 static void test_new_other_kinds(void)
 {
-    executor_kind kinds[] = { EXECUTOR_PROCESSES, EXECUTOR_MPI };
-    for (int i = 0; i < 2; i++) {
-        executor_t *ex = (executor_t *)(uintptr_t)1;
-        int rc = executor_new(&ex, kinds[i], NULL);
-        if (rc == CFUT_OK) {
-            CHECK(ex != NULL && ex != (executor_t *)(uintptr_t)1);
-            executor_free(ex);
-        } else {
-            CHECK_STATUS(rc, CFUT_EINVAL);
-            CHECK(ex == NULL);
-        }
+    executor_t *ex = (executor_t *)(uintptr_t)1;
+    int rc = executor_new(&ex, EXECUTOR_PROCESSES, NULL);
+    if (rc == CFUT_OK) {
+        CHECK(ex != NULL && ex != (executor_t *)(uintptr_t)1);
+        executor_free(ex);
+    } else {
+        CHECK_STATUS(rc, CFUT_EINVAL);
+        CHECK(ex == NULL);
     }
 }
 

@@ -40,8 +40,10 @@ typedef struct executor_options {
     int            max_workers;  /* 0: default (threads: min(32, cpus + 4);
                                     processes: cpus; cpus from the affinity
                                     mask); < 0: CFUT_EINVAL */
-    const char    *name_prefix;  /* worker names are "<prefix>_<n>", cut to 15
-                                    bytes; NULL: "cfut<executor id>" */
+    const char    *name_prefix;  /* worker names are "<prefix>_<n>"; a long
+                                    prefix is cut so the name fits the
+                                    kernel's 15 bytes and keeps its "_<n>";
+                                    NULL: "cfut<executor id>" */
     cfut_task_fn   initializer;  /* runs once in every worker before its first
                                     task; failing it breaks the executor */
     const void    *initarg;      /* copied at executor_new */
@@ -93,8 +95,10 @@ enum {
 /* Stops accepting work: later submissions fail with CFUT_ESHUTDOWN. Queued
  * tasks still run unless a cancel flag is given. Idempotent: a later call can
  * add flags (e.g. WAIT). CFUT_OK; CFUT_EINVAL for NULL or unknown flag bits.
- * Without EXECUTOR_WAIT it returns promptly. From inside one of its own
- * tasks, WAIT waits for every worker but the caller's.
+ * Without EXECUTOR_WAIT it returns promptly. From one of a thread pool's own
+ * workers (a task or a callback), WAIT waits for every other worker to exit
+ * or to be waiting the same way; from a process pool's manager thread (its
+ * callbacks), it does not wait.
  * Thread-safe; blocks with EXECUTOR_WAIT; cancelled futures' callbacks run in
  * this thread. */
 CFUT_API int executor_shutdown(executor_t *ex, unsigned flags);
