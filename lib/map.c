@@ -27,7 +27,8 @@ typedef enum { MAP_TASKS, MAP_CALLS } map_mode;
 /* One item's outcome, borrowed from its chunk's future. */
 typedef struct item_out {
     int status;
-    const unsigned char *data;
+    int code;                  /* the item's own error code */
+    const unsigned char *data; /* result, or message when it failed */
     size_t len;
 } item_out;
 
@@ -62,8 +63,12 @@ struct cfut_map {
     void (*progress)(size_t done, size_t total, void *user);
     void *progress_user;
     uint64_t last_progress;
-    chunk **live;                    /* submitted, not fully yielded; oldest first */
-    size_t nlive, cap;
+    chunk **live;                    /* live[head..head+nlive): submitted, not
+                                        fully yielded; oldest first (ordered) */
+    size_t head, nlive, cap;
+    bool timed_out;                  /* the next item reports CFUT_ETIMEDOUT */
+    int err_code;                    /* the last item's failure, for cfut_map_error */
+    char *err_msg;
     chunk *draining;                 /* unordered: the done chunk being yielded */
     chunk *spent;                    /* yielded last; freed on the next call */
     size_t next_item, in_window, yielded;
@@ -92,6 +97,9 @@ static int chunk_task(cfut_task *t, const void *arg, size_t len)
                          .fut = t->fut, .ex = t->ex, .deadline_ns = t->deadline_ns};
         if (r.bad)
             cfut__outcome_fail(&sub.out, CFUT_ESERIALIZE, 0, "truncated item");
+        else if (t->deadline_ns && cfut__now_ns() >= t->deadline_ns)
+            cfut__outcome_fail(&sub.out, CFUT_EDEADLINE, 0,
+                               "the chunk ran past its task_timeout before this item");
         else if (cfut_should_stop(t))
             cfut__outcome_fail(&sub.out, CFUT_ECANCELLED, 0, "the chunk was asked to stop");
         else
@@ -171,7 +179,11 @@ static future_t *failed_chunk(int status, const char *what)
 
 static int add_live(cfut_map *m, chunk *c)
 {
-    if (m->nlive == m->cap) {
+    if (m->head && m->head + m->nlive == m->cap) { /* slide down: amortised O(1) */
+        memmove(m->live, m->live + m->head, m->nlive * sizeof *m->live);
+        m->head = 0;
+    }
+    if (m->head + m->nlive == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
         chunk **live = cfut__realloc(m->live, cap * sizeof *live);
         if (!live)
@@ -179,7 +191,7 @@ static int add_live(cfut_map *m, chunk *c)
         m->live = live;
         m->cap = cap;
     }
-    m->live[m->nlive++] = c;
+    m->live[m->head + m->nlive++] = c;
     return CFUT_OK;
 }
 
@@ -256,26 +268,34 @@ static void decode(cfut_map *m, chunk *c)
     if (!bad && m->mode == MAP_CALLS) {
         bad = len != c->count * m->rsize;
         for (size_t i = 0; !bad && i < c->count; i++)
-            c->items[i] = (item_out){CFUT_OK, (const unsigned char *)data + i * m->rsize,
+            c->items[i] = (item_out){CFUT_OK, 0, (const unsigned char *)data + i * m->rsize,
                                      m->rsize};
     } else if (!bad) {
         cfut__rd r = {data, (const unsigned char *)data + len, false};
         bad = cfut__rd_u32(&r) != c->count;
         for (size_t i = 0; !bad && i < c->count; i++) {
             uint32_t st = cfut__rd_u32(&r);
-            cfut__rd_u32(&r); /* the item's own code: not exposed by map */
-            cfut__rd_bytes(&r);
+            int32_t code = (int32_t)cfut__rd_u32(&r);
+            cfut__bytes msg = cfut__rd_bytes(&r);
             cfut__bytes res = cfut__rd_bytes(&r);
             bad = r.bad || st >= CFUT_STATUS_COUNT_;
-            c->items[i] = (item_out){(int)st, res.p, res.len};
+            c->items[i] = st == CFUT_OK ? (item_out){CFUT_OK, 0, res.p, res.len}
+                                        : (item_out){(int)st, code, msg.p, msg.len};
         }
         bad = bad || cfut__rd_done(&r) != CFUT_OK;
         if (bad)
             status = CFUT_ESERIALIZE;
     }
-    if (bad)
+    if (bad) {
+        /* The chunk failed as a whole (its worker died, it was cancelled,
+         * ...): every item reports that, with the chunk's message. */
+        const char *msg = status == CFUT_OK ? "the chunk's results could not be decoded"
+                                            : future_error_message(c->f);
         for (size_t i = 0; i < c->count; i++)
-            c->items[i] = (item_out){status == CFUT_OK ? CFUT_ESERIALIZE : status, NULL, 0};
+            c->items[i] = (item_out){status == CFUT_OK ? CFUT_ESERIALIZE : status,
+                                     future_error_code(c->f), (const unsigned char *)msg,
+                                     msg ? strlen(msg) : 0};
+    }
 }
 
 static void free_chunk(chunk *c)
@@ -287,11 +307,19 @@ static void free_chunk(chunk *c)
     cfut__free(c);
 }
 
+/* Ordered maps drain the oldest chunk (O(1)); unordered ones any (swap with
+ * the last: their order does not matter). */
 static void remove_live(cfut_map *m, chunk *c)
 {
-    for (size_t i = 0; i < m->nlive; i++)
-        if (m->live[i] == c) {
-            memmove(&m->live[i], &m->live[i + 1], (m->nlive - i - 1) * sizeof *m->live);
+    chunk **live = m->live + m->head;
+    if (live[0] == c) {
+        m->head++;
+        m->nlive--;
+        return;
+    }
+    for (size_t i = 1; i < m->nlive; i++)
+        if (live[i] == c) {
+            live[i] = live[m->nlive - 1];
             m->nlive--;
             return;
         }
@@ -302,8 +330,9 @@ static void remove_live(cfut_map *m, chunk *c)
 static void expire(cfut_map *m)
 {
     m->expired = true;
+    m->timed_out = true; /* the item waited on reports the deadline */
     for (size_t i = 0; i < m->nlive; i++)
-        future_cancel(m->live[i]->f);
+        future_cancel(m->live[m->head + i]->f);
 }
 
 /* Waits for c (or polls, once expired); true once it is done. */
@@ -337,7 +366,8 @@ static void report_progress(cfut_map *m, bool final)
     if (!final && now - m->last_progress < 50000000u)
         return;
     m->last_progress = now;
-    m->progress(m->yielded, m->exhausted ? m->n : 0, m->progress_user);
+    size_t total = m->source ? (m->exhausted ? m->n : 0) : m->n;
+    m->progress(m->yielded, total, m->progress_user);
 }
 
 /* Takes the next item of c: its outcome, or `status` if c is not done. */
@@ -358,8 +388,24 @@ static int take(cfut_map *m, chunk *c, size_t *index, const void **data, size_t 
         if (status == CFUT_OK) {
             *data = it->data ? (const void *)it->data : (const void *)"";
             *len = it->len;
+        } else {
+            m->err_code = it->code;
+            m->err_msg = cfut__malloc(it->len + 1);
+            if (m->err_msg) {
+                if (it->len)
+                    memcpy(m->err_msg, it->data, it->len);
+                m->err_msg[it->len] = '\0';
+            }
         }
     }
+    if (m->timed_out && status != CFUT_OK) {
+        /* The item that was waited on when the deadline passed. */
+        status = CFUT_ETIMEDOUT;
+        m->err_code = 0;
+        cfut__free(m->err_msg);
+        m->err_msg = cfut__strdup("the map's timeout passed while waiting for this item");
+    }
+    m->timed_out = false;
     c->next++;
     m->in_window--;
     m->yielded++;
@@ -377,16 +423,17 @@ static int take(cfut_map *m, chunk *c, size_t *index, const void **data, size_t 
 /* Unordered: a chunk that is done (waiting for one if none is). */
 static chunk *any_done(cfut_map *m)
 {
+    chunk **live = m->live + m->head;
     for (size_t i = 0; i < m->nlive; i++)
-        if (future_done(m->live[i]->f))
-            return m->live[i];
+        if (future_done(live[i]->f))
+            return live[i];
     if (m->expired)
-        return m->nlive ? m->live[0] : NULL; /* reported without waiting */
+        return live[0]; /* reported without waiting */
     future_t **fs = cfut__malloc(m->nlive * sizeof *fs);
     if (!fs)
-        return m->live[0]; /* fall back to input order */
+        return live[0]; /* fall back to input order */
     for (size_t i = 0; i < m->nlive; i++)
-        fs[i] = m->live[i]->f;
+        fs[i] = live[i]->f;
     double timeout = -1;
     if (m->timed) {
         struct timespec now;
@@ -401,9 +448,9 @@ static chunk *any_done(cfut_map *m)
     if (rc == CFUT_ETIMEDOUT)
         expire(m);
     for (size_t i = 0; i < m->nlive; i++)
-        if (future_done(m->live[i]->f))
-            return m->live[i];
-    return m->live[0];
+        if (future_done(live[i]->f))
+            return live[i];
+    return live[0];
 }
 
 int cfut_map_next(cfut_map *m, size_t *index, const void **data, size_t *len)
@@ -421,12 +468,16 @@ int cfut_map_next(cfut_map *m, size_t *index, const void **data, size_t *len)
     size_t l = 0;
     free_chunk(m->spent);
     m->spent = NULL;
+    cfut__free(m->err_msg);
+    m->err_msg = NULL;
+    m->err_code = 0;
     if (m->nlive == 0) {
         if (m->expired && !m->exhausted && !m->source && m->next_item < m->n) {
             /* Never submitted: cancelled by the deadline. */
             *index = m->next_item++;
             m->yielded++;
             report_progress(m, false);
+            m->err_msg = cfut__strdup("the map's timeout passed before this item started");
             return CFUT_ECANCELLED;
         }
         if (m->expired && m->source)
@@ -439,7 +490,7 @@ int cfut_map_next(cfut_map *m, size_t *index, const void **data, size_t *len)
     if (m->unordered) {
         c = m->draining ? m->draining : (m->draining = any_done(m));
     } else {
-        c = m->live[0];
+        c = m->live[m->head];
         wait_chunk(m, c);
     }
     int status = take(m, c, index, &d, &l);
@@ -450,15 +501,24 @@ int cfut_map_next(cfut_map *m, size_t *index, const void **data, size_t *len)
     return status;
 }
 
+const char *cfut_map_error(const cfut_map *m, int *code)
+{
+    if (code)
+        *code = m ? m->err_code : 0;
+    return m ? m->err_msg : NULL;
+}
+
 void cfut_map_close(cfut_map *m)
 {
     if (!m)
         return;
     for (size_t i = 0; i < m->nlive; i++) {
-        future_cancel(m->live[i]->f); /* what has not run never will */
-        free_chunk(m->live[i]);
+        chunk *c = m->live[m->head + i];
+        future_cancel(c->f); /* what has not run never will */
+        free_chunk(c);
     }
     free_chunk(m->spent);
+    cfut__free(m->err_msg);
     cfut__free(m->live);
     cfut__free(m->scratch);
     cfut__free(m);

@@ -6,9 +6,10 @@
  *
  * Work is sent in chunks of items (one task, one message per chunk), on
  * every backend; within a chunk each item still has its own outcome, so a
- * failing item fails only itself. A worker process that dies fails the items
- * of its chunk that had not finished (they are reported CFUT_EWORKER).
- * See docs/map.md. */
+ * failing item fails only itself. A chunk that fails as a whole fails all
+ * its items with its status: a worker process that dies running it
+ * (CFUT_EWORKER), its cancellation (CFUT_ECANCELLED). task_timeout applies
+ * to a whole chunk. See docs/map.md. */
 #ifndef CFUT_MAP_H
 #define CFUT_MAP_H
 
@@ -80,8 +81,14 @@ CFUT_API CFUT_OWNED cfut_map *executor_map_pull(executor_t *ex, cfut_task_fn fn,
  * a failed item); at the end CFUT_OK with *index = SIZE_MAX. CFUT_EINVAL for
  * NULL m or index. Blocks; single consumer. */
 CFUT_API int cfut_map_next(cfut_map *m, size_t *index, const void **data, size_t *len);
-/* Cancels what has not run, waits for what is running, frees everything.
- * NULL is fine. */
+/* The error code and message of the item cfut_map_next() last returned,
+ * when it failed: the task's own code and message (cfut_fail), or the
+ * chunk's when it failed as a whole. NULL (and *code = 0) when it
+ * succeeded. Borrowed: valid until the next call on m. */
+CFUT_API const char *cfut_map_error(const cfut_map *m, int *code);
+/* Cancels what has not started and frees everything; chunks already running
+ * finish in the background and their results are dropped (they hold their
+ * own copies of the items). Does not block. NULL is fine. */
 CFUT_API void cfut_map_close(cfut_map *m);
 
 /* out[i] = fn(in_arrays[0][i], in_arrays[1][i], ...): in_arrays[k] is a
