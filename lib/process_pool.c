@@ -67,6 +67,7 @@ typedef struct pworker {
     const char *doom;      /* why we stopped it, if we did */
     int doom_status;       /* what its task gets then */
     bool garbled;          /* it broke the protocol: read nothing more */
+    bool reap_pending;     /* no pidfd: its channel closed, status not yet */
     bool writing;          /* EPOLLOUT armed */
     cfut__shm shm;         /* large values (shm.c); base NULL: none */
     size_t shm_arg_used;   /* bytes of the argument half last written */
@@ -626,10 +627,13 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        /* EOF or error: the worker is exiting; its death comes separately. */
+        /* EOF or error: the worker is exiting; its death comes separately
+         * (its pidfd, the forkserver's EXITED, or reap_without_pidfd). */
         unwatch(pp, w->fd);
         close(w->fd);
         w->fd = -1;
+        if (w->own_child && w->pidfd < 0)
+            w->reap_pending = true;
         return;
     }
 }
@@ -649,6 +653,36 @@ static void reap_own(executor_t *ex, ppool *pp, pworker *w)
     if (si.si_pid == 0)
         return; /* not yet */
     worker_gone(ex, pp, w, si.si_code == CLD_EXITED ? CLD_EXITED : CLD_KILLED, si.si_status);
+}
+
+/* Without a pidfd (pidfd_open() is ENOSYS under valgrind 3.19, on kernels
+ * before 5.3 and in some sandboxes) an own child's death shows as EOF on its
+ * channel, which only it holds; its status follows shortly. Tries to reap
+ * every such worker: 1 if one was reaped (dispatch must look again), 0 if
+ * some are still pending, -1 if none is. */
+static int reap_without_pidfd(executor_t *ex, ppool *pp)
+{
+    int result = -1;
+    pworker *w = pp->workers;
+    while (w) {
+        pworker *next = w->next;
+        if (w->reap_pending) {
+            int st;
+            pid_t r = waitpid(w->pid, &st, WNOHANG);
+            if (r == w->pid) {
+                worker_gone(ex, pp, w, WIFEXITED(st) ? CLD_EXITED : CLD_KILLED,
+                            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                result = 1;
+            } else if (r < 0 && errno == ECHILD) {
+                worker_gone(ex, pp, w, CLD_EXITED, -1); /* reaped by someone else */
+                result = 1;
+            } else if (result < 0) {
+                result = 0;
+            }
+        }
+        w = next;
+    }
+    return result;
 }
 
 static pworker *find_pid(ppool *pp, pid_t pid)
@@ -861,7 +895,13 @@ static void *manager_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     while (dispatch(ex, pp)) {
         struct epoll_event evs[32];
-        int n = epoll_wait(pp->epfd, evs, 32, deadlines(pp));
+        int timeout = deadlines(pp);
+        int reaped = reap_without_pidfd(ex, pp);
+        if (reaped > 0)
+            continue; /* a worker is gone: dispatch() decides what follows */
+        if (reaped == 0 && (timeout < 0 || timeout > 5))
+            timeout = 5; /* its exit status is about to exist: look again soon */
+        int n = epoll_wait(pp->epfd, evs, 32, timeout);
         for (int i = 0; i < n; i++) {
             source *s = evs[i].data.ptr;
             switch (s->kind) {
