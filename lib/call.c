@@ -495,7 +495,11 @@ int cfut__call_chunk_task(cfut_task *t, const void *arg, size_t len)
         return cfut_fail(t, rc, "executor_map_call: %s", err[0] ? err : "truncated signature");
     uint32_t count = cfut__rd_u32(&r);
     size_t rsize = cfut__sig_ret_size(pc.sig.ret);
-    if (r.bad || (rsize && count > (size_t)(r.end - r.p)))
+    /* Bound what a lying count could make us allocate: an item with
+     * arguments takes at least 4 bytes of the payload; one without takes
+     * none, so those chunks are capped outright. */
+    size_t most = pc.sig.nargs ? (size_t)(r.end - r.p) / 4 : (size_t)1 << 24;
+    if (r.bad || count > most)
         return cfut_fail(t, CFUT_ESERIALIZE, "executor_map_call: bad chunk header");
     size_t total = rsize * count;
     unsigned char *res = cfut__malloc(total ? total : 1);

@@ -308,10 +308,19 @@ static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *p
     if (*pid < 0)
         return errno;
     if (*pid == 0) {
-        close(parent_end);
-        /* The pool's other descriptors are none of the worker's business. */
-        close_pool_fds(pp);
-        cfut__worker_main(chan, self, shm_fd);
+        /* Like a spawned worker, keep stdin, stdout, stderr, the channel
+         * (CHILD_FD) and the shared memory (CHILD_SHM_FD), nothing else: a
+         * worker holding another pool's channel or forkserver socket would
+         * keep that pool from ever seeing EOF. */
+        (void)pp;
+        (void)parent_end;
+        int c = fcntl(chan, F_DUPFD, CFUT__CHILD_SHM_FD + 1);
+        int m = shm_fd >= 0 ? fcntl(shm_fd, F_DUPFD, CFUT__CHILD_SHM_FD + 1) : -1;
+        if (c < 0 || dup2(c, CFUT__CHILD_FD) < 0 ||
+            (m >= 0 && dup2(m, CFUT__CHILD_SHM_FD) < 0))
+            _exit(2);
+        close_range(m >= 0 ? CFUT__CHILD_SHM_FD + 1 : CFUT__CHILD_FD + 1, ~0U, 0);
+        cfut__worker_main(CFUT__CHILD_FD, self, m >= 0 ? CFUT__CHILD_SHM_FD : -1);
     }
     return 0;
 }
