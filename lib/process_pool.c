@@ -69,6 +69,7 @@ typedef struct pworker {
     bool garbled;          /* it broke the protocol: read nothing more */
     bool reap_pending;     /* no pidfd: its channel closed, status not yet */
     bool writing;          /* EPOLLOUT armed */
+    size_t out_sent;       /* bytes of `out` already sent */
     cfut__shm shm;         /* large values (shm.c); base NULL: none */
     size_t shm_arg_used;   /* bytes of the argument half last written */
     struct pworker *assigned_next; /* dispatch()'s batch */
@@ -422,19 +423,24 @@ static void stop_worker(pworker *w, int sig, const char *why, int status)
 /* Writes what it can of w->out; arms EPOLLOUT for the rest. */
 static void flush(ppool *pp, pworker *w)
 {
-    while (w->out.len && w->fd >= 0) {
-        ssize_t n = send(w->fd, w->out.data, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* The buffer empties when all of it is sent; until then an offset
+     * moves, not the bytes (a 100 MiB frame is sent in many pieces). */
+    while (w->out_sent < w->out.len && w->fd >= 0) {
+        ssize_t n = send(w->fd, w->out.data + w->out_sent, w->out.len - w->out_sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-            cfut__buf_consume(&w->out, (size_t)n);
+            w->out_sent += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        w->out.len = 0; /* the worker is gone: its death says the rest */
+        w->out_sent = w->out.len; /* the worker is gone: its death says the rest */
         break;
     }
+    if (w->out_sent == w->out.len)
+        w->out.len = w->out_sent = 0;
     bool want = w->out.len > 0 && w->fd >= 0;
     if (want != w->writing && w->fd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
