@@ -53,17 +53,15 @@ static void parent(void)
  * callbacks run here, once no lock is held, so they may use the library. */
 static void child(void)
 {
-    if (cfut__forking_worker) {
-        /* A process-pool worker: it never touches inherited executors, and
-         * must not run their callbacks. Just leave the locks usable. */
-        parent();
-        return;
-    }
     cfut__task *orphans = NULL;
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_child(ex, &orphans);
     pthread_mutex_unlock(&registry_mu);
-    cfut__task_list_finish(orphans);
+    /* A process-pool worker forked by its manager: the inherited executors
+     * now refuse work, and their futures are the parent's business: their
+     * callbacks must not run here. They are left as they are. */
+    if (!cfut__forking_worker)
+        cfut__task_list_finish(orphans);
 }
 
 static void install_atfork(void)

@@ -13,6 +13,8 @@
  * library's constructor reads them before main() and never returns. */
 #define CFUT__ENV_WORKER "CFUT_WORKER"
 #define CFUT__ENV_FORKSERVER "CFUT_FORKSERVER"
+/* "dev:ino" of the program image the pool started with. */
+#define CFUT__ENV_IMAGE "CFUT_IMAGE"
 /* The descriptors a spawned worker or forkserver gets its channel and its
  * shared memory on. */
 enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
@@ -57,6 +59,10 @@ typedef struct cfut__channel {
  * (answering OUTCOMEs) until SHUTDOWN, the end of the channel or a frame of
  * another kind. Returns. */
 void cfut__worker_serve(cfut__channel *ch);
+
+/* Set in a spawned process that finds it is not the program image its pool
+ * started with: it then answers INIT with this failure and serves nothing. */
+extern const char *cfut__worker_refusal;
 
 /* ---- the two kinds of child ---------------------------------------------- */
 

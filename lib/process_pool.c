@@ -32,8 +32,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +100,7 @@ typedef struct ppool {
     uint64_t next_id;
     int sent_sig;          /* terminate_sig already delivered */
     char *exe;             /* the program image, for spawn and forkserver */
+    char *image;           /* "CFUT_IMAGE=dev:ino" of that image, at init */
     pid_t fs_pid;
     int fs_fd, fs_pidfd;
     pworker *fs_wait[64];  /* FIFO of workers waiting for FORKED */
@@ -170,7 +173,7 @@ static int spawn_role(ppool *pp, const char *role, int chan, int shm_fd, pid_t *
     size_t n = 0;
     while (environ && environ[n])
         n++;
-    char **envp = cfut__calloc(n + 2, sizeof *envp);
+    char **envp = cfut__calloc(n + 3, sizeof *envp);
     char *marker = m >= 0 ? cfut__asprintf("%s=%d:%ld:%d", role, CFUT__CHILD_FD,
                                            (long)getpid(), CFUT__CHILD_SHM_FD)
                           : cfut__asprintf("%s=%d:%ld", role, CFUT__CHILD_FD, (long)getpid());
@@ -185,9 +188,12 @@ static int spawn_role(ppool *pp, const char *role, int chan, int shm_fd, pid_t *
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "CFUT_WORKER=", 12) != 0 &&
-            strncmp(environ[i], "CFUT_FORKSERVER=", 16) != 0)
+            strncmp(environ[i], "CFUT_FORKSERVER=", 16) != 0 &&
+            strncmp(environ[i], CFUT__ENV_IMAGE "=", sizeof CFUT__ENV_IMAGE) != 0)
             envp[k++] = environ[i];
     envp[k++] = marker;
+    if (pp->image)
+        envp[k++] = pp->image;
     envp[k] = NULL;
 
     posix_spawn_file_actions_t fa;
@@ -313,8 +319,11 @@ static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *p
          * (CHILD_FD) and the shared memory (CHILD_SHM_FD), nothing else: a
          * worker holding another pool's channel or forkserver socket would
          * keep that pool from ever seeing EOF. */
-        (void)pp;
         (void)parent_end;
+        /* Nor its siblings' shared memory (the mappings survive the close). */
+        for (pworker *s = pp->workers; s; s = s->next)
+            if (s->shm.base)
+                munmap(s->shm.base, 2 * CFUT__SHM_HALF);
         int c = fcntl(chan, F_DUPFD, CFUT__CHILD_SHM_FD + 1);
         int m = shm_fd >= 0 ? fcntl(shm_fd, F_DUPFD, CFUT__CHILD_SHM_FD + 1) : -1;
         if (c < 0 || dup2(c, CFUT__CHILD_FD) < 0 ||
@@ -987,6 +996,7 @@ static void pp_destroy(executor_t *ex)
     }
     cfut__free(pp->broken_msg);
     cfut__free(pp->exe);
+    cfut__free(pp->image);
     pthread_mutex_destroy(&pp->mu);
     pthread_mutex_destroy(&pp->join_mu);
     cfut__free(pp);
@@ -1014,6 +1024,14 @@ static int pp_init(executor_t *ex)
         path[n] = '\0';
         pp->exe = cfut__strdup(path);
     }
+    /* What the image is now: a spawned process checks it runs the same one
+     * (the file may be replaced while the program runs, by a rebuild or an
+     * upgrade, and the offsets of its functions would point elsewhere). */
+    struct stat st;
+    if (stat("/proc/self/exe", &st) == 0)
+        pp->image = cfut__asprintf("%s=%llu:%llu", CFUT__ENV_IMAGE,
+                                   (unsigned long long)st.st_dev,
+                                   (unsigned long long)st.st_ino);
     pp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pp->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!pp->exe || pp->wakefd < 0 || pp->epfd < 0)

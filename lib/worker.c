@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 
 _Thread_local bool cfut__forking_worker;
 bool cfut__worker_process;
+const char *cfut__worker_refusal;
 
 /* Test hook: CFUT_TEST_WORKER_CRASH=<stage> makes a worker abort() at that
  * stage of every task, so tests can prove a crash anywhere fails only that
@@ -172,7 +174,9 @@ void cfut__worker_serve(cfut__channel *ch)
 
     cfut__outcome init = {0};
     maybe_crash(CRASH_INIT);
-    if (m.has_init) {
+    if (cfut__worker_refusal)
+        cfut__outcome_fail(&init, CFUT_EBROKEN, 0, "%s", cfut__worker_refusal);
+    else if (m.has_init) {
         cfut_fn fn;
         char err[256];
         int rc = resolve(m.init_path, m.init_offset, &fn, err, sizeof err);
@@ -361,9 +365,20 @@ __attribute__((constructor)) static void take_over(void)
     int fd, shm_fd;
     pid_t parent;
     bool ok = parse_role(w ? w : s, &fd, &parent, &shm_fd);
+    const char *image = getenv(CFUT__ENV_IMAGE);
+    struct stat st;
+    char now[64];
+    if (image && stat("/proc/self/exe", &st) == 0) {
+        snprintf(now, sizeof now, "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        if (strcmp(now, image) != 0)
+            cfut__worker_refusal = "the program file was replaced since the pool started: "
+                                   "a worker running the new file would call the wrong code";
+    }
     /* Not for our children: a task may run this program again. */
     unsetenv(CFUT__ENV_WORKER);
     unsetenv(CFUT__ENV_FORKSERVER);
+    unsetenv(CFUT__ENV_IMAGE);
     if (!ok || getppid() != parent)
         return; /* a stale or foreign marker: be a normal program */
     if (w)

@@ -34,6 +34,9 @@ CFUT_API int cfut_fail(cfut_task *t, int code, const char *fmt, ...) CFUT_PRINTF
 /* True once the task has been asked to stop: its executor is shutting down
  * with EXECUTOR_CANCEL_PENDING / EXECUTOR_TERMINATE / EXECUTOR_KILL, its
  * future's cancel was attempted while it ran, or it passed task_timeout.
+ * That is on thread pools. In a worker process or on an MPI rank it stays
+ * false: process pools stop such a task by killing its worker (deadline,
+ * TERMINATE, KILL), and an MPI rank cannot be reached while it runs.
  * Thread-safe; never blocks. NULL gives false. */
 CFUT_API bool cfut_should_stop(const cfut_task *t);
 /* The task running on this thread (also inside an initializer), or NULL.
