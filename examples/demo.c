@@ -6,6 +6,7 @@
  *   4. callbacks on executor futures
  *   5. futures_wait(), as-completed, and futures_iter_fd() with poll()
  *   6. cancellation and shutdown
+ *   7. a process pool: a task that crashes its worker fails alone
  *
  * Build and run it with examples/run-demo (or: meson setup build &&
  * ninja -C build && build/examples/demo). It exits non-zero if anything
@@ -19,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -482,6 +484,54 @@ static void demo_cancel(void)
     sem_destroy(&started);
 }
 
+/* ------------------------------------------------------------------------ */
+/* 7. A process pool: the same API, and a crash costs one future. */
+
+/* Stands for native code that crashes on some input. */
+static int crashes(cfut_task *t, const void *arg, size_t len)
+{
+    raise(SIGSEGV);
+    return 0;
+}
+
+static void demo_processes(void)
+{
+    section("7. a process pool: a crashing task fails alone");
+    executor_options opts = { .max_workers = 2, .name_prefix = "proc" };
+    executor_t *ex;
+    if (executor_new(&ex, EXECUTOR_PROCESSES, &opts) != CFUT_OK) {
+        failures++;
+        return;
+    }
+    /* Task functions must be code in the program or a loaded library: they
+     * travel to the workers as (object, offset). Arguments are copied bytes. */
+    enum { N = 5 };
+    future_t *fs[N];
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t n = 1000 * (i + 1);
+        fs[i] = i == 2 ? executor_submit(ex, crashes, NULL, 0)
+                       : executor_submit(ex, sum_to, &n, sizeof n);
+    }
+    for (int i = 0; i < N; i++) {
+        struct sum_result r;
+        int st = future_result_copy(fs[i], -1, &r, sizeof r);
+        if (st == CFUT_OK)
+            printf("  task %d: %llu, in worker process %s\n", i,
+                   (unsigned long long)r.sum, r.worker);
+        else
+            printf("  task %d: %s: %s\n", i, cfut_status_name(st),
+                   future_error_message(fs[i]));
+        EXPECT(st == (i == 2 ? CFUT_EWORKER : CFUT_OK));
+        future_release(fs[i]);
+    }
+    executor_stats s;
+    executor_get_stats(ex, &s);
+    printf("  stats: %zu completed, %zu failed, %zu worker lost, %zu started\n",
+           s.completed, s.failed, s.workers_lost, s.workers_started);
+    EXPECT(s.completed == N - 1 && s.failed == 1 && s.workers_lost == 1);
+    executor_free(ex);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -492,6 +542,7 @@ int main(void)
     demo_callbacks();
     demo_wait();
     demo_cancel();
+    demo_processes();
     printf("\n%s\n", failures ? "demo: something unexpected happened"
                               : "demo: everything behaved as described");
     return failures ? 1 : 0;
