@@ -79,8 +79,28 @@ static mpool *pool_of(executor_t *ex) { return ex->impl; }
 
 /* ---- MPI set-up ---------------------------------------------------------- */
 
+/* Executors rank 0 still has at exit (the program returned from main()
+ * without executor_free): their serving ranks wait for SHUTDOWN, and their
+ * manager threads must stop calling MPI before MPI_Finalize. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static executor_t *live[16];
+
+static void track(executor_t *ex, bool add)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (add ? !live[i] : live[i] == ex) {
+            live[i] = add ? ex : NULL;
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
 static void finalize_at_exit(void)
 {
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (live[i])
+            executor_shutdown(live[i], EXECUTOR_WAIT);
     int done = 0;
     MPI_Finalized(&done);
     if (!done)
@@ -556,6 +576,7 @@ static int mp_init(executor_t *ex)
         return CFUT_ESYS;
     }
     mp->manager_joined = false;
+    track(ex, true);
     return CFUT_OK;
 }
 
@@ -633,6 +654,7 @@ static int mp_shutdown(executor_t *ex, unsigned flags)
 static void mp_finalize(executor_t *ex)
 {
     join_manager(pool_of(ex));
+    track(ex, false);
 }
 
 static void mp_destroy(executor_t *ex)
@@ -686,9 +708,18 @@ static void mp_atfork_parent(executor_t *ex)
 static void mp_atfork_child(executor_t *ex, cfut__task **orphans)
 {
     mpool *mp = pool_of(ex);
+    static const char msg[] = "an MPI executor does not survive fork()";
+    /* Tasks running on ranks answer the parent, never this child. */
+    for (size_t i = 0; i < mp->nranks; i++) {
+        mrank *r = &mp->ranks[i];
+        if (r->state == R_BUSY && r->task) {
+            cfut__future_reset_lock(&r->task->fut);
+            cfut__task_drain(r->task, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+            r->task = NULL;
+        }
+    }
     cfut__queue_reset_locks(&mp->queue);
-    cfut__queue_drain(&mp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0,
-                      "an MPI executor does not survive fork()");
+    cfut__queue_drain(&mp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
     mp->broken = true;
     mp->manager_joined = true;
     mp->comm = MPI_COMM_NULL;

@@ -1027,8 +1027,8 @@ static int pp_init(executor_t *ex)
     /* What the image is now: a spawned process checks it runs the same one
      * (the file may be replaced while the program runs, by a rebuild or an
      * upgrade, and the offsets of its functions would point elsewhere). */
-    struct stat st;
-    if (stat("/proc/self/exe", &st) == 0)
+    struct stat st; /* the path, not /proc/self/exe: under valgrind that is valgrind */
+    if (pp->exe && stat(pp->exe, &st) == 0)
         pp->image = cfut__asprintf("%s=%llu:%llu", CFUT__ENV_IMAGE,
                                    (unsigned long long)st.st_dev,
                                    (unsigned long long)st.st_ino);

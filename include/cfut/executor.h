@@ -10,8 +10,15 @@
  * One API serves every backend: EXECUTOR_THREADS runs tasks on a pool of
  * threads; EXECUTOR_PROCESSES on a pool of worker processes, so a task that
  * crashes, aborts or hangs fails its own future and nothing else (see
- * docs/processes.md). EXECUTOR_MPI is reserved for the MPI backend and is
- * refused with CFUT_EINVAL until it exists.
+ * docs/processes.md); EXECUTOR_MPI on the ranks of `mpiexec -n N prog`
+ * (docs/mpi.md), when the library is built with MPI (else CFUT_EINVAL).
+ *
+ * MPI: every rank calls executor_new(EXECUTOR_MPI) with the same options;
+ * rank 0 gets the executor, the other ranks serve tasks inside the call and
+ * get CFUT_OK with *out == NULL once rank 0 shuts down. max_workers
+ * defaults to N - 1; one rank alone is CFUT_EINVAL. A rank cannot be
+ * stopped: task_timeout fails the future (CFUT_EDEADLINE) and the rank is
+ * used again once it answers; TERMINATE and KILL act as CANCEL_PENDING.
  *
  * On a process pool the task function must be code in the program or in a
  * loaded shared library (it travels as object + offset), its argument and
@@ -39,7 +46,7 @@ typedef enum { EXECUTOR_START_DEFAULT, EXECUTOR_START_FORKSERVER,
 typedef struct executor_options {
     int            max_workers;  /* 0: default (threads: min(32, cpus + 4);
                                     processes: cpus; cpus from the affinity
-                                    mask); < 0: CFUT_EINVAL */
+                                    mask; MPI: ranks - 1); < 0: CFUT_EINVAL */
     const char    *name_prefix;  /* worker names are "<prefix>_<n>"; a long
                                     prefix is cut so the name fits the
                                     kernel's 15 bytes and keeps its "_<n>";
