@@ -817,23 +817,39 @@ static void test_shutdown_wait_from_inside_task(void)
     th_gate_destroy(&about_to);
 }
 
+typedef struct { executor_t *ex; th_gate *go; } gated_shutdown_arg;
+
+static int task_gated_shutdown_wait(cfut_task *t, const void *arg, size_t len)
+{
+    (void)len;
+    gated_shutdown_arg a;
+    memcpy(&a, arg, sizeof a);
+    th_gate_wait(a.go);
+    int rc = executor_shutdown(a.ex, EXECUTOR_WAIT);
+    return cfut_return(t, &rc, sizeof rc);
+}
+
 /* The same with one worker: the caller's is the only one, so it returns at
  * once; work queued behind it still runs afterwards. */
 static void test_shutdown_wait_from_inside_single_worker(void)
 {
     executor_t *ex = new_pool(1);
-    inner_shutdown_arg a = { ex, NULL, NULL };
-    future_t *f = submit(ex, task_shutdown_wait, &a, sizeof a);
+    th_gate go;
+    th_gate_init(&go);
+    gated_shutdown_arg a = { ex, &go };
+    future_t *f = submit(ex, task_gated_shutdown_wait, &a, sizeof a);
     int x = 9;
     future_t *queued = submit(ex, task_double, &x, sizeof x);
-    inner_shutdown_seen s;
-    CHECK_STATUS(future_result_copy(f, -1, &s, sizeof s), CFUT_OK);
-    CHECK_STATUS(s.rc, CFUT_OK);
+    th_gate_open(&go, 1); /* queued before the shutdown, never refused */
+    int rc;
+    CHECK_STATUS(future_result_copy(f, -1, &rc, sizeof rc), CFUT_OK);
+    CHECK_STATUS(rc, CFUT_OK);
     CHECK(future_status(queued) == CFUT_OK || future_status(queued) == CFUT_ETIMEDOUT);
     executor_free(ex);
     CHECK_EQ(result_int(queued), 18);
     future_release(queued);
     future_release(f);
+    th_gate_destroy(&go);
 }
 
 /* ---- concurrent shutdown ---------------------------------------------- */
@@ -939,18 +955,6 @@ static void test_submit_shutdown_race(void)
  * outside caller joins the workers, the task's call waits for the others;
  * neither may wait on the other (a deadlock: the outside join waits for the
  * task's worker, which waits to join). */
-typedef struct { executor_t *ex; th_gate *go; } gated_shutdown_arg;
-
-static int task_gated_shutdown_wait(cfut_task *t, const void *arg, size_t len)
-{
-    (void)len;
-    gated_shutdown_arg a;
-    memcpy(&a, arg, sizeof a);
-    th_gate_wait(a.go);
-    int rc = executor_shutdown(a.ex, EXECUTOR_WAIT);
-    return cfut_return(t, &rc, sizeof rc);
-}
-
 static void test_shutdown_wait_inside_and_outside(void)
 {
     th_gate go;
