@@ -31,17 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#  define RUNNING_ON_VALGRIND 0
-#endif
 
 #if defined(__SANITIZE_THREAD__)
 #  define UNDER_TSAN 1
@@ -103,23 +93,6 @@ static void skip_fork_under_tsan(void)
         th_skip("TSan cannot follow fork() of a threaded process");
 }
 
-/* Valgrind 3.19 has no pidfd_open(), and without it a fork or spawn pool
- * does not see its workers end, so every call hangs (test_process_pool.c
- * probes for this and skips: test_no_pidfd_* are the regression tests).
- * The forkserver start method is not affected. */
-static void skip_without_death_watch(void)
-{
-    if (!RUNNING_ON_VALGRIND)
-        return;
-    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    if (fd >= 0) {
-        close(fd);
-        return;
-    }
-    if (errno == ENOSYS)
-        th_skip("no pidfd_open() under valgrind: fork/spawn pools cannot watch workers");
-}
-
 /* test_<fn>_threads and test_<fn>_processes (default start method). */
 #define ON_BOTH(fn)                                                            \
     static void test_##fn##_threads(void) { fn(THREADS); }                     \
@@ -128,15 +101,10 @@ static void skip_without_death_watch(void)
 /* The same, plus _spawn and _fork. */
 #define ON_ALL(fn)                                                             \
     ON_BOTH(fn)                                                                \
-    static void test_##fn##_spawn(void)                                        \
-    {                                                                          \
-        skip_without_death_watch();                                            \
-        fn(SPAWN);                                                             \
-    }                                                                          \
+    static void test_##fn##_spawn(void) { fn(SPAWN); }                         \
     static void test_##fn##_fork(void)                                         \
     {                                                                          \
         skip_fork_under_tsan();                                                \
-        skip_without_death_watch();                                            \
         fn(FORK);                                                              \
     }
 #define ALL_CASES(fn) BOTH_CASES(fn), TH_CASE(test_##fn##_spawn), TH_CASE(test_##fn##_fork)
@@ -837,6 +805,14 @@ static void output_buffers(be b)
         big[4 + i] = (unsigned char)(1 + (int)i);
     EXPECT_BYTES(executor_call(ex, (cfut_fn)o_fill, "i:io", 1, mib), big, 4 + mib);
     free(big);
+
+    /* An absurd size fails the call (never runs it), it does not try to
+     * allocate 8 GiB. */
+    future_t *f = executor_call(ex, (cfut_fn)o_fill, "i:io", 1, (size_t)1 << 33);
+    CHECK_STATUS(future_wait(f, LONG_WAIT), CFUT_OK);
+    CHECK(future_status(f) != CFUT_OK);
+    CHECK_CONTAINS(future_error_message(f), "output buffer");
+    future_release(f);
     executor_free(ex);
 }
 ON_ALL(output_buffers)
@@ -1148,11 +1124,7 @@ static void crashing_function(be b)
     executor_free(ex);
 }
 static void test_crashing_function_processes(void) { crashing_function(PROCESSES); }
-static void test_crashing_function_spawn(void)
-{
-    skip_without_death_watch();
-    crashing_function(SPAWN);
-}
+static void test_crashing_function_spawn(void) { crashing_function(SPAWN); }
 
 TH_CASES(
     ALL_CASES(roundtrip),
