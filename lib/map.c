@@ -63,6 +63,7 @@ struct cfut_map {
     void (*progress)(size_t done, size_t total, void *user);
     void *progress_user;
     uint64_t last_progress;
+    bool reported_end;               /* the final progress call was made */
     chunk **live;                    /* live[head..head+nlive): submitted, not
                                         fully yielded; oldest first (ordered) */
     size_t head, nlive, cap;
@@ -360,8 +361,9 @@ static bool wait_chunk(cfut_map *m, chunk *c)
 
 static void report_progress(cfut_map *m, bool final)
 {
-    if (!m->progress)
+    if (!m->progress || m->reported_end)
         return;
+    m->reported_end = final; /* once at the end, however often next() is called */
     uint64_t now = cfut__now_ns();
     if (!final && now - m->last_progress < 50000000u)
         return;
