@@ -447,8 +447,7 @@ static void next_end(cfut_map *m, int line)
                 cfut_status_name(st), i, data, len);
 }
 
-/* The next item's index and status; its result checked against `want`
- * (int64, value*2 of task_item) when it succeeded. */
+/* The next item's index and status (a success must carry data). */
 static int next_any(cfut_map *m, size_t *idx)
 {
     const void *data = NULL;
@@ -1424,8 +1423,9 @@ static void buffersize_exact(be b)
 {
     static const struct {
         size_t n, b;
-    } cases[] = {{6, 3}, {4, 10}, {5, 1}};
-    for (size_t k = 0; k < 3; k++) {
+        bool unordered;
+    } cases[] = {{6, 3, false}, {4, 10, false}, {5, 1, false}, {6, 2, true}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         executor_t *ex = ex_new(b, 1);
         xgate g;
         xgate_init(&g);
@@ -1433,7 +1433,7 @@ static void buffersize_exact(be b)
         mitem in[10];
         for (size_t i = 0; i < n; i++)
             in[i] = item(&g, (int)i, OP_GATE);
-        cfut_map_options o = {.chunksize = 1, .buffersize = bs};
+        cfut_map_options o = {.chunksize = 1, .buffersize = bs, .unordered = cases[k].unordered};
         cfut_map *m = start(ex, task_item, in, n, sizeof(mitem), &o);
         CHECK_EQ(submitted(ex), bs < n ? bs : n);
         for (size_t i = 0; i < n; i++) {
@@ -1604,6 +1604,9 @@ typedef struct lazy_consumer {
     progress_log *p;
     size_t count;
     double took;
+    bool again;                       /* ask once more past the end */
+    size_t calls_at_end, calls_after; /* progress calls at the end, and after
+                                         asking again */
 } lazy_consumer;
 
 static void consume_all(void *arg)
@@ -1620,6 +1623,12 @@ static void consume_all(void *arg)
         lc->count++;
     }
     lc->took = th_now() - t0;
+    lc->calls_at_end = lc->p->calls;
+    if (lc->again) {
+        size_t idx;
+        cfut_map_next(lc->m, &idx, NULL, NULL); /* the end again */
+    }
+    lc->calls_after = lc->p->calls;
 }
 
 /* Lazy maps: the progress callback runs on the thread that calls
@@ -1671,6 +1680,30 @@ static void progress_lazy(be b)
 }
 ON_BOTH(progress_lazy)
 
+/* map.h: progress is called "once at the end": asking cfut_map_next again
+ * past the end (as NEXT_END twice does, and as CPython's
+ * StopIteration-twice tests do) does not report the end again. */
+static void progress_once_at_end(be b)
+{
+    executor_t *ex = ex_new(b, 2);
+    static int32_t in[20];
+    static progress_log p;
+    memset(&p, 0, sizeof p);
+    cfut_map_options o = {.progress = on_progress, .progress_user = &p};
+    lazy_consumer lc = {.m = start(ex, task_inc, in, 20, sizeof in[0], &o), .p = &p,
+                        .again = true};
+    th_thread *t = th_spawn(consume_all, &lc);
+    th_join(t);
+    cfut_map_close(lc.m);
+    CHECK_EQ(lc.count, 20);
+    CHECK_EQ(p.dones[lc.calls_at_end - 1], 20);
+    if (lc.calls_after != lc.calls_at_end)
+        th_fail(__FILE__, __LINE__, "cfut_map_next past the end called progress again "
+                "(%zu calls at the end, %zu after)", lc.calls_at_end, lc.calls_after);
+    executor_free(ex);
+}
+ON_BOTH(progress_once_at_end)
+
 /* ---- pull sources ------------------------------------------------------------------- */
 
 /* executor_map_pull over a finite source: every item, in order, and the
@@ -1714,6 +1747,105 @@ static void pull_sources(be b)
     executor_free(ex);
 }
 ON_BOTH(pull_sources)
+
+/* A stream past its deadline: the running item reports CFUT_ETIMEDOUT,
+ * the rest of the window CFUT_ECANCELLED, then the map ends and the source
+ * is not asked for more. */
+typedef struct gated_stream {
+    const xgate *g;
+    int next;
+    pthread_t consumer;
+    bool wrong_thread;
+} gated_stream;
+
+static bool gated_source(void *out, void *user)
+{
+    gated_stream *gs = user;
+    if (!pthread_equal(pthread_self(), gs->consumer))
+        gs->wrong_thread = true;
+    mitem it = item(gs->g, gs->next, gs->next == 0 ? OP_GATE_BOUNDED : OP_OK);
+    gs->next++;
+    memcpy(out, &it, sizeof it);
+    return true;
+}
+
+static void pull_timeout(be b)
+{
+    executor_t *ex = ex_new(b, 1);
+    warm_up(ex);
+    xgate g;
+    xgate_init(&g);
+    gated_stream gs = {.g = &g, .consumer = pthread_self()};
+    cfut_map_options o = {.chunksize = 1, .buffersize = 3, .timeout = 0.2 * scale()};
+    cfut_map *m = executor_map_pull(ex, task_item, gated_source, &gs, sizeof(mitem), &o);
+    CHECK(m != NULL);
+    CHECK_EQ(gs.next, 3);
+    NEXT_FAIL(m, 0, CFUT_ETIMEDOUT);
+    NEXT_FAIL(m, 1, CFUT_ECANCELLED);
+    NEXT_FAIL(m, 2, CFUT_ECANCELLED);
+    NEXT_END(m);
+    NEXT_END(m);
+    CHECK_EQ(gs.next, 3); /* nothing pulled after the deadline */
+    CHECK(!gs.wrong_thread);
+    cfut_map_close(m);
+    xgate_open(&g, 1);
+    CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
+    bool ran[3] = {false};
+    CHECK_EQ(xgate_drain(&g, ran, 3), 1);
+    CHECK(ran[0]);
+    executor_free(ex);
+    xgate_free(&g);
+}
+ON_BOTH(pull_timeout)
+
+/* Large items and results (chunks of megabytes, which cross to worker
+ * processes through shared memory): every byte arrives and comes back. */
+enum { BIG = 200 * 1024 };
+
+static int task_big(cfut_task *t, const void *arg, size_t len)
+{
+    if (len != BIG)
+        return cfut_fail(t, 1000, "task_big: %zu-byte argument", len);
+    /* The result: the item reversed. */
+    unsigned char *r = malloc(BIG);
+    if (!r)
+        return cfut_fail(t, 1001, "no memory");
+    const unsigned char *a = arg;
+    for (size_t i = 0; i < BIG; i++)
+        r[i] = a[BIG - 1 - i];
+    int rc = cfut_return(t, r, BIG);
+    free(r);
+    return rc;
+}
+
+static void large_values(be b)
+{
+    executor_t *ex = ex_new(b, 2);
+    enum { N = 12 };
+    unsigned char *in = malloc((size_t)N * BIG), *out = malloc((size_t)N * BIG);
+    CHECK(in && out);
+    for (size_t i = 0; i < (size_t)N * BIG; i++)
+        in[i] = (unsigned char)(i * 31 + (i >> 13));
+    int st[N];
+    static const size_t sizes[] = {1, 5, 0};
+    for (size_t k = 0; k < 3; k++) {
+        memset(out, 0, (size_t)N * BIG);
+        cfut_map_options o = {.chunksize = sizes[k], .buffersize = k == 1 ? 7 : 0};
+        CHECK_STATUS(executor_map(ex, task_big, in, N, BIG, out, BIG, st, &o), CFUT_OK);
+        for (size_t i = 0; i < N; i++) {
+            CHECK_STATUS(st[i], CFUT_OK);
+            const unsigned char *a = in + i * BIG, *r = out + i * BIG;
+            for (size_t j = 0; j < BIG; j++)
+                if (r[j] != a[BIG - 1 - j])
+                    th_fail(__FILE__, __LINE__, "chunksize %zu item %zu byte %zu differs",
+                            sizes[k], i, j);
+        }
+    }
+    free(in);
+    free(out);
+    executor_free(ex);
+}
+ON_BOTH(large_values)
 
 /* ---- executor_map_call --------------------------------------------------------- */
 
@@ -1888,7 +2020,7 @@ static void map_call_buffers_strings(be b)
 ON_BOTH(map_call_buffers_strings)
 
 /* A 'v' return: out may be NULL; on a thread pool the calls' effects are
- * visible. A function of no arguments ("i:") maps too (in_arrays NULL). */
+ * visible. */
 static void map_call_void(be b)
 {
     executor_t *ex = ex_new(b, 2);
@@ -1909,6 +2041,9 @@ static void map_call_void(be b)
 }
 ON_BOTH(map_call_void)
 
+/* A function of no arguments ("i:") maps too, with in_arrays NULL. (The
+ * regression test of a chunk sanity check that refused a chunk with no
+ * argument bytes: every item failed CFUT_ETASK; fixed in 697e563.) */
 static void map_call_no_args(be b)
 {
     executor_t *ex = ex_new(b, 2);
@@ -2152,7 +2287,10 @@ TH_CASES(
     BOTH_CASES(shutdown_during_map),
     BOTH_CASES(progress_eager),
     BOTH_CASES(progress_lazy),
+    BOTH_CASES(progress_once_at_end),
     BOTH_CASES(pull_sources),
+    BOTH_CASES(pull_timeout),
+    BOTH_CASES(large_values),
     BOTH_CASES(map_call_sqrt),
     BOTH_CASES(map_call_pow),
     BOTH_CASES(map_call_types),
