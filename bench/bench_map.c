@@ -33,16 +33,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
+
 static long items = 200000;
 static long chunk = 1000;
 static long call_n = 10000000;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, int st)
 {
@@ -51,11 +46,6 @@ static void die(const char *what, int st)
 }
 
 /* The no-op task: its result is its argument. */
-static int echo(cfut_task *t, const void *arg, size_t len)
-{
-    return cfut_return(t, arg, len);
-}
-
 static executor_t *warm_pool(executor_kind kind)
 {
     executor_t *ex;
@@ -111,34 +101,6 @@ struct run {
     double thr, thr_auto, proc, proc_auto;  /* W1-map ns/item */
     double loop, call_thr, call_proc;       /* map_call ns/item */
 };
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void summary(const char *label, const char *unit, double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    printf("  %-40s %10.2f %-7s [%.2f - %.2f]\n", label, med, unit, v[0], v[n - 1]);
-}
-
-static long arg_long(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "bench_map: %s needs a value\n", argv[*i]);
-        exit(2);
-    }
-    char *end;
-    long v = strtol(argv[++*i], &end, 10);
-    if (*end || v <= 0) {
-        fprintf(stderr, "bench_map: bad value for %s: %s\n", argv[*i - 1], argv[*i]);
-        exit(2);
-    }
-    return v;
-}
 
 int main(int argc, char **argv)
 {

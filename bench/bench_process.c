@@ -45,6 +45,8 @@
 #include <unistd.h>
 #ifdef BENCH_HAVE_ZLIB
 #include <zlib.h>
+
+#include "common.h"
 #endif
 
 #if defined(__SANITIZE_THREAD__)
@@ -63,13 +65,6 @@ static int w3_workers = 2;
 static long w4_bytes = 1 << 20;
 static long w4_trips = 500;
 static long w5_reps = 20;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, future_t *f, int st)
 {
@@ -95,21 +90,7 @@ static executor_t *pool(int max_workers, executor_start start, unsigned max_task
 }
 
 /* The no-op task: its result is its argument. */
-static int echo(cfut_task *t, const void *arg, size_t len)
-{
-    return cfut_return(t, arg, len);
-}
-
 /* The CPU-bound pure function, as in bench_threads.c and peer_python.py. */
-static uint32_t chain(uint32_t h, uint64_t steps)
-{
-    for (uint64_t i = 0; i < steps; i++) {
-        h ^= h >> 13;
-        h = h * 0x5bd1e995u + (uint32_t)i;
-    }
-    return h;
-}
-
 /* The steps travel with the seed: a worker's globals are its own. */
 struct chain_arg {
     uint64_t steps;
@@ -179,29 +160,7 @@ static unsigned char *w4_buffer(size_t n)
     return b;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The q-quantile (0..1) of sorted v[0..n), nearest rank. */
-static double quantile(const double *v, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1];
-}
-
-static double median_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static double w1_throughput(void)
 {
     executor_t *ex = pool(0, EXECUTOR_START_DEFAULT, 0);
@@ -429,27 +388,6 @@ struct run {
     uint32_t w4_checksum;
     double w5_cold_ms[W5_METHODS], w5_replace_ms[W5_METHODS];
 };
-
-static void summary(const char *label, const char *unit, double *v, int n)
-{
-    double med = median_of(v, (size_t)n);
-    printf("  %-28s %10.3f %-5s [%.3f - %.3f]\n", label, med, unit, v[0], v[n - 1]);
-}
-
-static long arg_long(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "bench_process: %s needs a value\n", argv[*i]);
-        exit(2);
-    }
-    char *end;
-    long v = strtol(argv[++*i], &end, 10);
-    if (*end || v <= 0) {
-        fprintf(stderr, "bench_process: bad value for %s: %s\n", argv[*i - 1], argv[*i]);
-        exit(2);
-    }
-    return v;
-}
 
 int main(int argc, char **argv)
 {

@@ -28,18 +28,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
+
 static long w1_tasks = 200000;
 static long w2_trips = 20000;
 static long w3_steps = 20000000;
 static long w3_items = 8;
 static int w3_workers = 2;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, int st)
 {
@@ -48,22 +43,8 @@ static void die(const char *what, int st)
 }
 
 /* The no-op task: its result is its argument. */
-static int echo(cfut_task *t, const void *arg, size_t len)
-{
-    return cfut_return(t, arg, len);
-}
-
 /* The CPU-bound pure function. The same chain is in peer_python.py (there
  * masked to 32 bits), so both compute the same checksum. */
-static uint32_t chain(uint32_t h, uint64_t steps)
-{
-    for (uint64_t i = 0; i < steps; i++) {
-        h ^= h >> 13;
-        h = h * 0x5bd1e995u + (uint32_t)i;
-    }
-    return h;
-}
-
 static int chain_task(cfut_task *t, const void *arg, size_t len)
 {
     uint32_t seed;
@@ -72,23 +53,7 @@ static int chain_task(cfut_task *t, const void *arg, size_t len)
     return cfut_return(t, &h, sizeof h);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The q-quantile (0..1) of sorted v[0..n), nearest rank. */
-static double quantile(const double *v, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1];
-}
-
 static double w1_throughput(void)
 {
     executor_t *ex;
@@ -202,28 +167,6 @@ struct run {
     double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
     uint32_t w3_checksum;
 };
-
-static void summary(const char *label, const char *unit, double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    printf("  %-26s %10.3f %-5s [%.3f - %.3f]\n", label, med, unit, v[0], v[n - 1]);
-}
-
-static long arg_long(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "bench_threads: %s needs a value\n", argv[*i]);
-        exit(2);
-    }
-    char *end;
-    long v = strtol(argv[++*i], &end, 10);
-    if (*end || v <= 0) {
-        fprintf(stderr, "bench_threads: bad value for %s: %s\n", argv[*i - 1], argv[*i]);
-        exit(2);
-    }
-    return v;
-}
 
 int main(int argc, char **argv)
 {
