@@ -220,7 +220,10 @@ static bool w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
 
     double t2 = now();
     for (long i = 0; i < w3_items; i++) {
-        struct chain_arg a = {.steps = (uint64_t)w3_steps, .seed = (uint32_t)i + 1};
+        struct chain_arg a;
+        memset(&a, 0, sizeof a); /* its padding travels too: make it defined */
+        a.steps = (uint64_t)w3_steps;
+        a.seed = (uint32_t)i + 1;
         fs[i] = executor_submit(ex, chain_task, &a, sizeof a);
     }
     uint32_t sum = 0;
