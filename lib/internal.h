@@ -2,6 +2,8 @@
  *
  * Map of the library (one file per concept):
  *   alloc.c        allocation wrappers (a test can fail the Nth allocation)
+ *   fault.c        wrappers for threads, processes, descriptors, mappings
+ *                  (a test can fail the Nth of each kind)
  *   error.c        status codes, version
  *   future.c       the future: states, outcome, callbacks, single waits
  *   wait.c         waiting on many futures: futures_wait, as-completed
@@ -31,6 +33,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "cfut.h"
@@ -60,6 +63,31 @@ char *cfut__asprintf(const char *fmt, ...) CFUT_PRINTF(1, 2);
  * injection off. Returns how many allocations were made since the last call,
  * so a test can loop n over every allocation of a workload. */
 long  cfut__alloc_fail_nth(long n);
+
+/* ---- operating-system resources (fault.c) -------------------------------- */
+
+/* The kinds of resource whose creation a test can make fail. */
+typedef enum cfut__fault_kind {
+    CFUT__FAULT_THREAD,  /* pthread_create: EAGAIN */
+    CFUT__FAULT_PROCESS, /* fork, posix_spawn: EAGAIN */
+    CFUT__FAULT_FD,      /* socketpair, eventfd, memfd_create: EMFILE */
+    CFUT__FAULT_MMAP,    /* mmap: ENOMEM */
+    CFUT__FAULT_KINDS
+} cfut__fault_kind;
+
+/* Test hook, like cfut__alloc_fail_nth for one kind: the nth creation from
+ * now fails (0: off); returns how many were made since the last call. */
+long  cfut__fault_nth(cfut__fault_kind kind, long n);
+/* The wrappers lib/ calls instead of the system's. Each returns what the
+ * call it wraps returns (errno set), with the options cfut always uses:
+ * default thread attributes, CLOEXEC, non-blocking eventfds. */
+int   cfut__thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+pid_t cfut__fork(void);
+int   cfut__spawn_fault(void); /* 0, or the errno posix_spawn should fail with */
+int   cfut__socketpair(int type, int sv[2]);
+int   cfut__eventfd(void);
+int   cfut__memfd(const char *name);
+void *cfut__mmap_shared(size_t len, int fd);
 
 /* ---- time ---------------------------------------------------------------- */
 

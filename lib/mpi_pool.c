@@ -562,14 +562,14 @@ static int mp_init(executor_t *ex)
         }
         send_frame(comm, r, mp->out.data, mp->out.len);
     }
-    mp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    mp->wakefd = cfut__eventfd();
     if (mp->wakefd < 0)
         return CFUT_ESYS;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     cfut__executor_retain(ex);
-    rc = pthread_create(&mp->manager, NULL, manager_main, ex);
+    rc = cfut__thread_create(&mp->manager, manager_main, ex);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         atomic_fetch_sub(&ex->refs, 1);

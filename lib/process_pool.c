@@ -211,7 +211,9 @@ static int spawn_role(ppool *pp, const char *role, int chan, int shm_fd, pid_t *
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {program_invocation_name, NULL};
-    int rc = posix_spawn(pid, pp->exe, &fa, &attr, argv, envp);
+    int rc = cfut__spawn_fault();
+    if (rc == 0)
+        rc = posix_spawn(pid, pp->exe, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     cfut__free(marker);
@@ -247,7 +249,7 @@ static void close_pool_fds(ppool *pp)
 static int start_forkserver(ppool *pp)
 {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    if (cfut__socketpair(SOCK_SEQPACKET, sv) != 0)
         return errno;
     pid_t pid;
     int rc = spawn_role(pp, CFUT__ENV_FORKSERVER, sv[1], -1, &pid);
@@ -310,7 +312,7 @@ static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *p
     fflush(stdout); /* or the child's copies would print them again */
     fflush(stderr);
     cfut__forking_worker = true;
-    *pid = fork();
+    *pid = cfut__fork();
     cfut__forking_worker = false;
     if (*pid < 0)
         return errno;
@@ -342,7 +344,7 @@ static int start_worker(executor_t *ex, ppool *pp)
     if (!w)
         return ENOMEM;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    if (cfut__socketpair(SOCK_STREAM, sv) != 0) {
         int e = errno;
         cfut__free(w);
         return e;
@@ -1032,7 +1034,7 @@ static int pp_init(executor_t *ex)
         pp->image = cfut__asprintf("%s=%llu:%llu", CFUT__ENV_IMAGE,
                                    (unsigned long long)st.st_dev,
                                    (unsigned long long)st.st_ino);
-    pp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pp->wakefd = cfut__eventfd();
     pp->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!pp->exe || pp->wakefd < 0 || pp->epfd < 0)
         return pp->exe ? CFUT_ESYS : CFUT_ENOMEM;
@@ -1041,7 +1043,7 @@ static int pp_init(executor_t *ex)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     cfut__executor_retain(ex); /* the manager's, dropped as it exits */
-    int rc = pthread_create(&pp->manager, NULL, manager_main, ex);
+    int rc = cfut__thread_create(&pp->manager, manager_main, ex);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         atomic_fetch_sub(&ex->refs, 1); /* never the last: the caller has one */

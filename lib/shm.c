@@ -22,7 +22,7 @@
 
 int cfut__shm_create(cfut__shm *s)
 {
-    s->fd = memfd_create("cfut-shm", MFD_CLOEXEC);
+    s->fd = cfut__memfd("cfut-shm");
     s->base = NULL;
     if (s->fd < 0)
         return errno;
@@ -44,7 +44,7 @@ int cfut__shm_map(cfut__shm *s, int fd)
         return errno;
     if ((size_t)st.st_size != 2 * CFUT__SHM_HALF)
         return EINVAL; /* not one of ours */
-    void *p = mmap(NULL, 2 * CFUT__SHM_HALF, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *p = cfut__mmap_shared(2 * CFUT__SHM_HALF, fd);
     if (p == MAP_FAILED)
         return errno;
     s->base = p;

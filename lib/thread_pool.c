@@ -216,7 +216,7 @@ static int start_worker(executor_t *ex, tpool *tp)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     cfut__executor_retain(ex); /* the worker's, dropped as it exits */
-    int rc = pthread_create(&w->tid, NULL, worker_main, w);
+    int rc = cfut__thread_create(&w->tid, worker_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         atomic_fetch_sub(&ex->refs, 1); /* never the last: the caller has one */

@@ -339,7 +339,7 @@ int futures_iter_fd(futures_iter *it)
     }
     cfut__lock_acquire(&it->lock);
     if (it->efd < 0) {
-        it->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        it->efd = cfut__eventfd();
         if (it->efd >= 0 && (it->nready > 0 || atomic_load(&it->pending) == 0))
             efd_raise(it);
     }

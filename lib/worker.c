@@ -36,15 +36,19 @@ const char *cfut__worker_refusal;
  * stage of every task, so tests can prove a crash anywhere fails only that
  * task: "read" (task frame header read, payload not yet), "decode" (frame
  * read, not decoded), "encode" (task ran, outcome not yet encoded), "init"
- * (before the initializer). Read once when the worker starts. */
-typedef enum { CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT } crash_stage;
+ * (before the initializer), and "stall": the worker never reads its channel
+ * after INIT (it hangs, alive, so the parent's writes back up). Read once
+ * when the worker starts. */
+typedef enum {
+    CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT, CRASH_STALL
+} crash_stage;
 static crash_stage crash_at;
 
 static void read_crash_hook(void)
 {
     const char *s = getenv("CFUT_TEST_WORKER_CRASH");
-    static const char *const names[] = {"", "read", "decode", "encode", "init"};
-    for (int i = 1; s && i < 5; i++)
+    static const char *const names[] = {"", "read", "decode", "encode", "init", "stall"};
+    for (int i = 1; s && i < 6; i++)
         if (strcmp(s, names[i]) == 0)
             crash_at = (crash_stage)i;
 }
@@ -214,6 +218,9 @@ static int fd_read(cfut__channel *ch, cfut__buf *b, cfut__wire_kind *kind,
             abort(); /* the rest of the frame is still in flight */
         return CFUT_ESYS;
     }
+    if (crash_at == CRASH_STALL && frames++ > 0)
+        for (;;)
+            pause();
     return cfut__wire_read_frame(fd, b, CFUT__WIRE_MAX_DEFAULT, kind, p, n);
 }
 
