@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -68,6 +69,19 @@ bool cfut__deadline_passed(const cfut__deadline *d)
 }
 
 /* ---- futex --------------------------------------------------------------- */
+
+unsigned cfut__spare_cpus(void)
+{
+    static _Atomic unsigned spare = UINT_MAX;
+    unsigned n = atomic_load_explicit(&spare, memory_order_relaxed);
+    if (n == UINT_MAX) {
+        cpu_set_t set;
+        int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        n = cpus > 1 ? (unsigned)cpus - 1 : 0;
+        atomic_store_explicit(&spare, n, memory_order_relaxed);
+    }
+    return n;
+}
 
 bool cfut__futex_wait(_Atomic uint32_t *addr, uint32_t expected, const cfut__deadline *d)
 {
@@ -440,9 +454,35 @@ bool future_cancel(future_t *f)
 
 /* ---- waiting and reading ------------------------------------------------- */
 
+/* Spins on the state word for up to CFUT__SPIN_NS (or the deadline) while
+ * a CPU is spare; true once done. */
+static bool spin_done(future_t *f, const cfut__deadline *d)
+{
+    static _Atomic unsigned spinners;
+    bool done = false;
+    if (atomic_fetch_add_explicit(&spinners, 1, memory_order_relaxed) < cfut__spare_cpus()) {
+        uint64_t until = cfut__now_ns() + CFUT__SPIN_NS;
+        if (!d->forever) {
+            uint64_t at = (uint64_t)d->at.tv_sec * 1000000000u + (uint64_t)d->at.tv_nsec;
+            until = at < until ? at : until;
+        }
+        for (unsigned i = 1; !(done = is_done(atomic_load_explicit(&f->state,
+                                                                   memory_order_acquire)));
+             i++) {
+            __builtin_ia32_pause();
+            if (i % 64 == 0 && cfut__now_ns() >= until)
+                break;
+        }
+    }
+    atomic_fetch_sub_explicit(&spinners, 1, memory_order_relaxed);
+    return done;
+}
+
 /* Sleeps on the state word until done or the deadline; true once done. */
 static bool wait_done(future_t *f, const cfut__deadline *d)
 {
+    if (spin_done(f, d))
+        return true;
     for (;;) {
         uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
         if (is_done(s))
