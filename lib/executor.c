@@ -51,8 +51,11 @@ static void parent(void)
 /* In the child only this thread exists. Every inherited executor loses its
  * workers; what they had queued or running fails with CFUT_EBROKEN, and its
  * callbacks run here, once no lock is held, so they may use the library. */
+_Atomic unsigned cfut__forks;
+
 static void child(void)
 {
+    atomic_fetch_add(&cfut__forks, 1);
     cfut__task *orphans = NULL;
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_child(ex, &orphans);

@@ -76,7 +76,7 @@ int cfut__memfd(const char *name)
         errno = EMFILE;
         return -1;
     }
-    return memfd_create(name, MFD_CLOEXEC);
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
 void *cfut__mmap_shared(size_t len, int fd)

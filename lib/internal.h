@@ -89,6 +89,11 @@ int   cfut__eventfd(void);
 int   cfut__memfd(const char *name);
 void *cfut__mmap_shared(size_t len, int fd);
 
+/* Forks this process has come through as a child (executor.c's atfork child
+ * handler counts them): descriptors made before a fork are shared with the
+ * parent, so their state is not ours to change after it. */
+extern _Atomic unsigned cfut__forks;
+
 /* ---- time ---------------------------------------------------------------- */
 
 /* A wait's deadline. `forever` for a negative timeout; otherwise an absolute
@@ -269,6 +274,7 @@ struct cfut__task {
     size_t arg_len;
     unsigned char *arg;           /* inline_arg or heap */
     bool queued;                  /* linked in a backend queue */
+    uint8_t slot;                 /* process pool: its slot on its worker */
     uint32_t drained_state;       /* once drained: the state it replaced */
     unsigned char inline_arg[];   /* small arguments live here */
 };
@@ -303,6 +309,8 @@ typedef struct cfut__queue {
     size_t len;
 } cfut__queue;
 void cfut__queue_push(cfut__queue *q, cfut__task *t);
+/* At the head: a task handed back unstarted (its worker died). */
+void cfut__queue_push_front(cfut__queue *q, cfut__task *t);
 void cfut__queue_unlink(cfut__queue *q, cfut__task *t);
 /* Takes the head (NULL if empty). */
 cfut__task *cfut__queue_pop(cfut__queue *q);

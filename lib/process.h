@@ -29,11 +29,30 @@ enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
 #define CFUT__SHM_KEEP ((size_t)4 << 20)
 /* The result half starts here. */
 #define CFUT__SHM_RESULT CFUT__SHM_HALF
+/* Then one page of control words: a slot per pipelined task. */
+#define CFUT__SHM_CONTROL (2 * CFUT__SHM_HALF)
+#define CFUT__SHM_SIZE (CFUT__SHM_CONTROL + 4096)
+
+/* A worker holds at most this many tasks: the one it runs and the ones sent
+ * behind it (CFUT__WIRE_PIPELINED), so it never waits for the parent while
+ * work is queued. The nth TASK frame sent to a worker (both sides count)
+ * owns slot n % CFUT__PIPELINE, free again once its outcome is read. */
+enum { CFUT__PIPELINE = 8 };
+/* A slot's states: the worker moves FREE -> STARTED before it runs the
+ * task, the parent FREE -> CANCELLED to cancel it; one compare-and-swap
+ * each, so exactly one of them wins. */
+enum { CFUT__SLOT_FREE = 0, CFUT__SLOT_STARTED = 1, CFUT__SLOT_CANCELLED = 2 };
+
 
 typedef struct cfut__shm {
     int fd;               /* -1: none */
     unsigned char *base;  /* 2 * CFUT__SHM_HALF bytes, shared */
 } cfut__shm;
+
+static inline _Atomic uint32_t *cfut__shm_slot(const cfut__shm *s, unsigned seq)
+{
+    return (_Atomic uint32_t *)(void *)(s->base + CFUT__SHM_CONTROL) + seq % CFUT__PIPELINE;
+}
 
 /* errno-style results. */
 int  cfut__shm_create(cfut__shm *s);

@@ -13,6 +13,14 @@
  * -> RETIRING (SHUTDOWN sent) -> reaped. Reaping is the only way out, and it
  * is where a task still held by the worker is failed.
  *
+ * A busy worker may hold more than the task it runs: when work is queued
+ * deep, tasks are sent behind it (pipelined, process.h), so the worker goes
+ * from one to the next without waiting for this thread, and the manager
+ * reads outcomes in batches. Those tasks stay PENDING until the outcome
+ * before them arrives; cancelling one is a compare-and-swap on its slot in
+ * the shared control page, which the worker does too before it starts it.
+ * If the worker dies, those it never started go back to the queue.
+ *
  * Start methods: fork (from the manager thread), spawn (posix_spawn of the
  * program image; worker.c's constructor takes over before main), forkserver
  * (a spawned single-threaded server forks workers on request; the default).
@@ -62,7 +70,10 @@ typedef struct pworker {
     bool in_fs_queue;      /* waiting for the forkserver's FORKED */
     unsigned index;
     wstate state;
-    cfut__task *task;      /* BUSY: what it runs */
+    cfut__task *task;      /* BUSY: what it runs, first of those it holds */
+    cfut__task *tail;      /* the last it holds (linked by ->next) */
+    unsigned held;         /* tasks sent whose outcome is not read yet */
+    unsigned nsent;        /* TASK frames sent: numbers the slots */
     _Atomic(cfut__task *) completing; /* as in thread_pool.c, for fork */
     uint64_t deadline_ns;  /* BUSY with task_timeout: when to stop it */
     unsigned ntasks;
@@ -83,6 +94,8 @@ typedef struct ppool {
     pthread_mutex_t mu;    /* guards the queue and everything to `lost` */
     cfut__queue queue;
     size_t running, idle, alive, started, lost;
+    size_t pipelined;      /* held by workers, PENDING: counted as queued */
+    uint64_t pushed;       /* submissions so far */
     bool shutdown, broken, forked;
     int terminate_sig;     /* SIGTERM / SIGKILL once asked to stop tasks */
     int broken_code;
@@ -93,6 +106,7 @@ typedef struct ppool {
 
     /* The manager thread's own. */
     int wakefd, epfd;
+    _Atomic bool asleep;   /* after dispatch() looked at the queue: wake it */
     source src_wake, src_fs_chan, src_fs_pid;
     pworker *workers;
     size_t max_workers;
@@ -202,7 +216,7 @@ static int spawn_role(ppool *pp, const char *role, int chan, int shm_fd, pid_t *
     posix_spawn_file_actions_adddup2(&fa, c, CFUT__CHILD_FD);
     if (m >= 0)
         posix_spawn_file_actions_adddup2(&fa, m, CFUT__CHILD_SHM_FD);
-    posix_spawn_file_actions_addclosefrom_np(&fa, CFUT__CHILD_SHM_FD + 1);
+    posix_spawn_file_actions_addclosefrom_np(&fa, m >= 0 ? CFUT__CHILD_SHM_FD + 1 : CFUT__CHILD_FD + 1);
     posix_spawnattr_init(&attr);
     sigset_t none, all;
     sigemptyset(&none);
@@ -325,7 +339,7 @@ static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *p
         /* Nor its siblings' shared memory (the mappings survive the close). */
         for (pworker *s = pp->workers; s; s = s->next)
             if (s->shm.base)
-                munmap(s->shm.base, 2 * CFUT__SHM_HALF);
+                munmap(s->shm.base, CFUT__SHM_SIZE);
         int c = fcntl(chan, F_DUPFD, CFUT__CHILD_SHM_FD + 1);
         int m = shm_fd >= 0 ? fcntl(shm_fd, F_DUPFD, CFUT__CHILD_SHM_FD + 1) : -1;
         if (c < 0 || dup2(c, CFUT__CHILD_FD) < 0 ||
@@ -336,6 +350,8 @@ static int fork_worker(ppool *pp, int chan, int parent_end, int shm_fd, pid_t *p
     }
     return 0;
 }
+
+static void stop_worker(pworker *w, int sig, const char *why, int status);
 
 /* Starts one worker (STARTING, INIT queued). errno-style code on failure. */
 static int start_worker(executor_t *ex, ppool *pp)
@@ -404,8 +420,8 @@ static int start_worker(executor_t *ex, ppool *pp)
         init.init_offset = fr.offset;
         init.initarg = (cfut__bytes){ex->initarg, ex->opts.initarg_len};
     }
-    if (cfut__wire_put_init(&w->out, &init) != CFUT_OK)
-        w->doom = "its INIT frame could not be encoded";
+    if (cfut__wire_put_init(&w->out, &init) != CFUT_OK) /* it waits for INIT: stop it */
+        stop_worker(w, SIGKILL, "its INIT frame could not be encoded", CFUT_ENOMEM);
 
     w->state = W_STARTING;
     w->next = pp->workers;
@@ -480,19 +496,44 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
     read_channel(ex, pp, w); /* an outcome sent just before dying counts */
     char exit_text[96];
     describe_exit(exit_text, sizeof exit_text, how, value);
-    cfut__task *orphans = NULL;
+    cfut__task *orphans = NULL, *unstarted = NULL;
     pthread_mutex_lock(&pp->mu);
-    if (w->task) {
-        cfut__task *t = w->task;
-        w->task = NULL;
-        pp->running--;
-        if (w->doom)
-            cfut__task_drain(t, &orphans, CFUT__FINISHED, w->doom_status, 0,
-                             "worker pid %ld %s: %s", (long)w->pid, exit_text, w->doom);
-        else
-            cfut__task_drain(t, &orphans, CFUT__FINISHED, CFUT_EWORKER, 0,
-                             "worker pid %ld %s while running the task", (long)w->pid,
-                             exit_text);
+    cfut__task *t = w->task;
+    w->task = w->tail = NULL;
+    w->held = 0;
+    while (t) {
+        cfut__task *next = t->next;
+        t->next = NULL;
+        if (future_running(&t->fut)) {
+            pp->running--;
+            if (w->doom)
+                cfut__task_drain(t, &orphans, CFUT__FINISHED, w->doom_status, 0,
+                                 "worker pid %ld %s: %s", (long)w->pid, exit_text, w->doom);
+            else
+                cfut__task_drain(t, &orphans, CFUT__FINISHED, CFUT_EWORKER, 0,
+                                 "worker pid %ld %s while running the task", (long)w->pid,
+                                 exit_text);
+        } else if (future_done(&t->fut)) { /* cancelled while held: only a reference */
+            cfut__task_drain(t, &orphans, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
+        } else if (pp->broken) {
+            pp->pipelined--;
+            cfut__task_drain(t, &orphans, CFUT__FINISHED, CFUT_EBROKEN, pp->broken_code, "%s",
+                             pp->broken_msg ? pp->broken_msg : "executor is broken");
+        } else if (pp->terminate_sig) {
+            pp->pipelined--;
+            cfut__task_drain(t, &orphans, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
+                             "cancelled by executor_shutdown");
+        } else { /* never started: it goes back to the queue, in order */
+            pp->pipelined--;
+            t->next = unstarted;
+            unstarted = t;
+        }
+        t = next;
+    }
+    while (unstarted) {
+        cfut__task *next = unstarted->next;
+        cfut__queue_push_front(&pp->queue, unstarted);
+        unstarted = next;
     }
     if (w->state == W_STARTING && !w->doom && !pp->shutdown) {
         /* It died before saying READY: its initializer (or its start)
@@ -529,6 +570,16 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
     cfut__free(w);
 }
 
+/* Tells a RETIRING worker to exit; one that cannot be told is stopped (it
+ * would wait for a frame forever, and the pool for its exit). */
+static void tell_to_exit(ppool *pp, pworker *w)
+{
+    if (cfut__wire_put_empty(&w->out, CFUT__W_SHUTDOWN) == CFUT_OK)
+        flush(pp, w);
+    else
+        stop_worker(w, SIGKILL, "it could not be told to exit (out of memory)", CFUT_ENOMEM);
+}
+
 static void protocol_error(pworker *w, const char *why)
 {
     w->garbled = true;
@@ -542,9 +593,13 @@ static void on_ready(executor_t *ex, ppool *pp, pworker *w, const unsigned char 
         protocol_error(w, "the worker sent a malformed READY frame");
         return;
     }
-    if (!w->pid)
-        w->pid = (pid_t)m.pid;
+    /* Its pid comes from fork, spawn or the forkserver, never from what it
+     * says: a pid the parent would signal must not be the worker's choice. */
     if (m.status == CFUT_OK) {
+        /* A worker that could not map the region says so: then every value
+         * goes through its channel. */
+        if (!(m.flags & CFUT__WIRE_IN_SHM))
+            cfut__shm_close(&w->shm);
         pthread_mutex_lock(&pp->mu);
         w->state = W_IDLE;
         pp->idle++;
@@ -568,12 +623,13 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
 {
     cfut__wire_outcome m;
     cfut__outcome o = {0};
-    if (w->state != W_BUSY || !w->task) {
+    cfut__task *t = w->task;
+    if (w->state != W_BUSY || !t) {
         protocol_error(w, "the worker sent an outcome it was not asked for");
         return;
     }
     int rc = cfut__wire_get_outcome(p, n, &m);
-    if (rc == CFUT_OK && m.id != 0 && m.id != (uint64_t)(uintptr_t)w->task)
+    if (rc == CFUT_OK && m.id != 0 && m.id != (uint64_t)(uintptr_t)t)
         rc = CFUT_ESERIALIZE;
     if (rc == CFUT_OK)
         rc = cfut__wire_outcome_to(&m, w->shm.base ? w->shm.base + CFUT__SHM_RESULT : NULL,
@@ -582,27 +638,51 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
         cfut__shm_trim(&w->shm, CFUT__SHM_RESULT, (size_t)m.shm_len);
     cfut__shm_trim(&w->shm, 0, w->shm_arg_used);
     w->shm_arg_used = 0;
-    if (rc != CFUT_OK) {
+    if (rc == CFUT_ENOMEM) {
+        /* A good reply, and no memory to keep its value: the task fails,
+         * the worker (its channel in step) stays. */
+        cfut__outcome_clear(&o);
+        cfut__outcome_fail(&o, CFUT_ENOMEM, 0, "out of memory for the task's result");
+    } else if (rc != CFUT_OK) {
         /* Its answer is lost; so is our trust in its channel. */
         protocol_error(w, "its reply could not be decoded");
         return;
     }
-    cfut__task *t = w->task;
     unsigned max = ex->opts.max_tasks_per_worker;
     pthread_mutex_lock(&pp->mu);
-    w->task = NULL;
+    w->task = t->next;
+    if (!w->task)
+        w->tail = NULL;
+    w->held--;
+    t->next = NULL;
+    bool ghost = future_done(&t->fut); /* cancelled while it waited there */
+    if (!ghost)
+        pp->running--;
     atomic_store_explicit(&w->completing, t, memory_order_relaxed);
     w->ntasks++;
-    pp->running--;
-    if (max && w->ntasks >= max) {
+    if (w->task) {
+        /* The worker starts the next one now (or skips it, cancelled). */
+        if (cfut__future_start(&w->task->fut)) {
+            pp->pipelined--;
+            pp->running++;
+        }
+        w->deadline_ns = ex->opts.task_timeout > 0
+                             ? cfut__now_ns() + (uint64_t)(ex->opts.task_timeout * 1e9) : 0;
+    } else if (max && w->ntasks >= max) {
         w->state = W_RETIRING; /* replaced on demand by dispatch() */
     } else {
         w->state = W_IDLE;
         pp->idle++;
     }
     pthread_mutex_unlock(&pp->mu);
-    if (w->state == W_RETIRING && cfut__wire_put_empty(&w->out, CFUT__W_SHUTDOWN) == CFUT_OK)
-        flush(pp, w);
+    if (ghost) {
+        cfut__outcome_clear(&o);
+        atomic_store_explicit(&w->completing, NULL, memory_order_release);
+        future_release(&t->fut); /* the queue's reference */
+        return;
+    }
+    if (w->state == W_RETIRING)
+        tell_to_exit(pp, w);
     if (o.status != CFUT_OK && o.message && m.pid) {
         /* Say where it failed: the worker's pid is the origin. */
         char *with = cfut__asprintf("%s [worker pid %u]", o.message, m.pid);
@@ -776,6 +856,8 @@ static void read_forkserver(executor_t *ex, ppool *pp)
             }
             w->pid = (pid_t)m.pid;
             w->pidfd = pidfd_open(w->pid, 0); /* for signals only */
+            if (w->doom) /* stopped before we knew whom to signal */
+                stop_worker(w, SIGKILL, w->doom, w->doom_status);
         } else if (kind == CFUT__W_EXITED) {
             pworker *w = find_pid(pp, (pid_t)m.pid);
             int st = m.wait_status;
@@ -791,20 +873,92 @@ static void read_forkserver(executor_t *ex, ppool *pp)
 
 /* ---- the manager loop ---------------------------------------------------- */
 
-/* Hands queued tasks to idle workers, starts workers, retires idle ones at
- * shutdown. Returns false once the pool is finished. */
+/* Under pp->mu: w holds t from now on (sent, outcome awaited). */
+static void hold(pworker *w, cfut__task *t)
+{
+    t->next = NULL;
+    if (w->tail)
+        w->tail->next = t;
+    else
+        w->task = t;
+    w->tail = t;
+    w->held++;
+}
+
+/* Appends t's TASK frame to w->out. A task that runs first (not pipelined)
+ * may have its argument, and its result, in the shared memory. */
+static int send_task(pworker *w, cfut__task *t, bool pipelined)
+{
+    cfut__fnref fr;
+    int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
+    if (rc != CFUT_OK)
+        return rc;
+    bool in_shm = !pipelined && w->shm.base && t->arg_len >= CFUT__SHM_MIN &&
+                  t->arg_len <= CFUT__SHM_HALF;
+    if (in_shm) {
+        memcpy(w->shm.base, t->arg, t->arg_len);
+        w->shm_arg_used = t->arg_len;
+    }
+    t->slot = (uint8_t)(w->nsent % CFUT__PIPELINE);
+    if (pipelined) /* its last user's outcome has been read (held < PIPELINE) */
+        atomic_store(cfut__shm_slot(&w->shm, w->nsent), CFUT__SLOT_FREE);
+    rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len,
+                             (in_shm ? CFUT__WIRE_IN_SHM : 0u) |
+                             (pipelined ? CFUT__WIRE_PIPELINED : 0u));
+    if (rc == CFUT_OK)
+        w->nsent++;
+    return rc;
+}
+
+/* With work queued deeper than the pool is wide, sends tasks behind those
+ * that busy workers run, round robin, at most `depth` held per worker; the
+ * depth grows with the backlog, so a short queue still goes to whichever
+ * worker frees first. Only small arguments: the shared memory belongs to the
+ * task a worker runs. A task that cannot be encoded stays queued; it fails
+ * when it goes to a worker on its own. */
+static void pipeline(executor_t *ex, ppool *pp)
+{
+    pthread_mutex_lock(&pp->mu);
+    size_t depth = 1 + pp->queue.len / (16 * pp->max_workers);
+    if (depth > CFUT__PIPELINE)
+        depth = CFUT__PIPELINE;
+    unsigned max = ex->opts.max_tasks_per_worker;
+    for (bool more = depth > 1; more;) {
+        more = false;
+        for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
+            cfut__task *t = pp->queue.head;
+            if (w->state != W_BUSY || w->doom || !w->shm.base || w->held >= depth ||
+                (max && w->nsent >= max) || t->arg_len >= CFUT__SHM_MIN)
+                continue;
+            cfut__queue_pop(&pp->queue);
+            if (send_task(w, t, true) != CFUT_OK) {
+                cfut__queue_push_front(&pp->queue, t);
+                goto out;
+            }
+            hold(w, t);
+            pp->pipelined++;
+            more = true;
+        }
+    }
+out:
+    pthread_mutex_unlock(&pp->mu);
+}
+
+/* Hands queued tasks to idle workers (and pipelines more), starts workers,
+ * retires idle ones at shutdown. Returns false once the pool is finished. */
 static bool dispatch(executor_t *ex, ppool *pp)
 {
     pworker *assigned = NULL;
     cfut__task *failed = NULL;
     pthread_mutex_lock(&pp->mu);
+    uint64_t seen = pp->pushed;
     for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
         if (w->state != W_IDLE || w->doom)
             continue;
         cfut__task *t = cfut__queue_pop(&pp->queue);
         bool started = cfut__future_start(&t->fut);
         CFUT_ASSERT(started);
-        w->task = t;
+        hold(w, t);
         w->state = W_BUSY;
         pp->idle--;
         pp->running++;
@@ -827,20 +981,11 @@ static bool dispatch(executor_t *ex, ppool *pp)
     uint64_t now = cfut__now_ns();
     for (pworker *w = assigned; w; w = w->assigned_next) {
         cfut__task *t = w->task;
-        cfut__fnref fr;
-        int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
-        bool in_shm = w->shm.base && t->arg_len >= CFUT__SHM_MIN &&
-                      t->arg_len <= CFUT__SHM_HALF;
-        if (rc == CFUT_OK && in_shm) {
-            memcpy(w->shm.base, t->arg, t->arg_len);
-            w->shm_arg_used = t->arg_len;
-        }
-        if (rc == CFUT_OK)
-            rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len,
-                                     in_shm);
+        int rc = send_task(w, t, false);
         if (rc != CFUT_OK) {
             pthread_mutex_lock(&pp->mu);
-            w->task = NULL;
+            w->task = w->tail = NULL;
+            w->held = 0;
             w->state = W_IDLE;
             pp->idle++;
             pp->running--;
@@ -856,8 +1001,8 @@ static bool dispatch(executor_t *ex, ppool *pp)
         }
         w->deadline_ns = ex->opts.task_timeout > 0
                              ? now + (uint64_t)(ex->opts.task_timeout * 1e9) : 0;
-        flush(pp, w);
     }
+    pipeline(ex, pp);
 
     for (size_t i = 0; i < to_start; i++) {
         int rc = start_worker(ex, pp);
@@ -878,19 +1023,26 @@ static bool dispatch(executor_t *ex, ppool *pp)
     for (pworker *w = pp->workers; w; w = w->next) {
         if (sig && pp->sent_sig != sig && w->state != W_RETIRING)
             stop_worker(w, sig, "stopped by executor_shutdown", CFUT_EWORKER);
-        if (w->state == W_STARTING || w->state == W_IDLE)
-            flush(pp, w); /* INIT frames */
+        if (w->out.len > w->out_sent && !w->writing)
+            flush(pp, w); /* INIT and TASK frames */
         if (retire && w->state == W_IDLE) {
             pthread_mutex_lock(&pp->mu);
             w->state = W_RETIRING;
             pp->idle--;
             pthread_mutex_unlock(&pp->mu);
-            if (cfut__wire_put_empty(&w->out, CFUT__W_SHUTDOWN) == CFUT_OK)
-                flush(pp, w);
+            tell_to_exit(pp, w);
         }
     }
     if (sig)
         pp->sent_sig = sig;
+    /* From here until epoll_wait() returns, a submission must wake us; one
+     * made since we looked at the queue, we look at again. */
+    pthread_mutex_lock(&pp->mu);
+    bool more = pp->pushed != seen;
+    atomic_store(&pp->asleep, !more);
+    pthread_mutex_unlock(&pp->mu);
+    if (more)
+        wake(pp);
     return !finished;
 }
 
@@ -928,6 +1080,7 @@ static void *manager_main(void *arg)
         if (reaped == 0 && (timeout < 0 || timeout > 5))
             timeout = 5; /* its exit status is about to exist: look again soon */
         int n = epoll_wait(pp->epfd, evs, 32, timeout);
+        atomic_store(&pp->asleep, false);
         for (int i = 0; i < n; i++) {
             source *s = evs[i].data.ptr;
             switch (s->kind) {
@@ -1081,14 +1234,86 @@ static void pp_submit(executor_t *ex, cfut__task *t)
         return;
     }
     cfut__queue_push(&pp->queue, t);
+    pp->pushed++;
     pthread_mutex_unlock(&pp->mu);
-    wake(pp);
+    /* An eventfd write costs a system call; the manager needs one only when
+     * it may sleep without having seen this task (see dispatch()). */
+    if (atomic_load(&pp->asleep))
+        wake(pp);
+}
+
+/* Under pp->mu: cancels t, which w holds PENDING (pipelined), unless the
+ * worker has started it. Run cfut__future_complete_end(c) after unlocking
+ * when it returns true. t stays held: its outcome ("cancelled") still comes. */
+static bool cancel_held(ppool *pp, pworker *w, cfut__task *t, cfut__completion *c)
+{
+    uint32_t free_slot = CFUT__SLOT_FREE;
+    if (!atomic_compare_exchange_strong(cfut__shm_slot(&w->shm, t->slot), &free_slot,
+                                        CFUT__SLOT_CANCELLED)) {
+        /* The worker won: it runs t now. */
+        if (cfut__future_start(&t->fut)) {
+            pp->pipelined--;
+            pp->running++;
+        }
+        return false;
+    }
+    pp->pipelined--;
+    cfut__outcome o = {0};
+    cfut__outcome_fail(&o, CFUT_ECANCELLED, 0, "cancelled");
+    int rc = cfut__future_complete_begin(&t->fut, CFUT__CANCELLED, &o, c);
+    cfut__outcome_clear(&o);
+    if (rc != CFUT_OK)
+        return false;
+    cfut__executor_count(t->ex, CFUT__CANCELLED, CFUT_ECANCELLED);
+    return true;
+}
+
+static pworker *holder_of(ppool *pp, cfut__task *t)
+{
+    for (pworker *w = pp->workers; w; w = w->next)
+        for (cfut__task *h = w->task; h; h = h->next)
+            if (h == t)
+                return w;
+    return NULL;
 }
 
 static bool pp_cancel(executor_t *ex, cfut__task *t)
 {
     ppool *pp = pool_of(ex);
-    return cfut__queue_cancel(&pp->queue, &pp->mu, t);
+    cfut__task *list = NULL;
+    cfut__completion c;
+    bool unqueued = false, held = false;
+    pthread_mutex_lock(&pp->mu);
+    if (t->queued) {
+        cfut__queue_unlink(&pp->queue, t);
+        cfut__task_drain(t, &list, CFUT__CANCELLED, CFUT_ECANCELLED, 0, "cancelled");
+        unqueued = true;
+    } else if (!future_done(&t->fut) && !future_running(&t->fut)) {
+        pworker *w = holder_of(pp, t);
+        held = w && cancel_held(pp, w, t, &c);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    cfut__task_list_finish(list);
+    if (held)
+        cfut__future_complete_end(&c);
+    if (unqueued || held)
+        return true;
+    if (future_running(&t->fut))
+        atomic_fetch_or(&t->fut.state, CFUT__STOP);
+    return future_cancelled(&t->fut);
+}
+
+/* Under pp->mu: cancels every pipelined task not started yet into cs[]
+ * (room for pp->pipelined); returns how many. */
+static size_t cancel_all_held(ppool *pp, cfut__completion *cs)
+{
+    size_t n = 0;
+    for (pworker *w = pp->workers; w; w = w->next)
+        for (cfut__task *t = w->task; t; t = t->next)
+            if (!future_done(&t->fut) && !future_running(&t->fut) &&
+                cancel_held(pp, w, t, &cs[n]))
+                n++;
+    return n;
 }
 
 static void join_manager(ppool *pp)
@@ -1109,11 +1334,27 @@ static int pp_shutdown(executor_t *ex, unsigned flags)
 {
     ppool *pp = pool_of(ex);
     cfut__task *cancelled = NULL;
+    cfut__completion *cs = NULL;
+    size_t ncs = 0;
+    bool cancel = flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL);
     pthread_mutex_lock(&pp->mu);
+    /* Room to cancel the pipelined tasks too (without it they run). */
+    while (cancel && pp->pipelined > ncs) {
+        size_t want = pp->pipelined;
+        pthread_mutex_unlock(&pp->mu);
+        cfut__free(cs);
+        cs = cfut__calloc(want, sizeof *cs);
+        ncs = cs ? want : 0;
+        pthread_mutex_lock(&pp->mu);
+        if (!cs)
+            break;
+    }
     pp->shutdown = true;
-    if (flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL))
+    if (cancel) {
         cfut__queue_drain(&pp->queue, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
                     "cancelled by executor_shutdown");
+        ncs = cs ? cancel_all_held(pp, cs) : 0;
+    }
     if (flags & EXECUTOR_KILL)
         pp->terminate_sig = SIGKILL;
     else if ((flags & EXECUTOR_TERMINATE) && pp->terminate_sig != SIGKILL)
@@ -1121,6 +1362,9 @@ static int pp_shutdown(executor_t *ex, unsigned flags)
     bool forked = pp->forked;
     pthread_mutex_unlock(&pp->mu);
     cfut__task_list_finish(cancelled);
+    for (size_t i = 0; i < ncs; i++)
+        cfut__future_complete_end(&cs[i]);
+    cfut__free(cs);
     if (!forked && pp->wakefd >= 0)
         wake(pp);
     if ((flags & EXECUTOR_WAIT) && !forked)
@@ -1141,7 +1385,7 @@ static void pp_stats(executor_t *ex, executor_stats *out)
     pthread_mutex_lock(&pp->mu);
     out->workers = pp->alive;
     out->idle = pp->idle;
-    out->queued = pp->queue.len;
+    out->queued = pp->queue.len + pp->pipelined;
     out->running = pp->running;
     out->workers_started = pp->started;
     out->workers_lost = pp->lost;
@@ -1169,13 +1413,20 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
     pthread_mutex_init(&pp->join_mu, NULL);
     static const char msg[] = "the executor's manager did not survive fork()";
     for (pworker *w = pp->workers; w; w = w->next) {
-        cfut__task *t = w->task ? w->task : atomic_load(&w->completing);
+        cfut__task *t = atomic_load(&w->completing);
         if (t) {
             cfut__future_reset_lock(&t->fut);
             cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
-            w->task = NULL;
             atomic_store(&w->completing, NULL);
         }
+        for (t = w->task; t;) {
+            cfut__task *next = t->next;
+            cfut__future_reset_lock(&t->fut);
+            cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+            t = next;
+        }
+        w->task = w->tail = NULL;
+        w->held = 0;
     }
     cfut__queue_reset_locks(&pp->queue); /* vanished threads may hold them */
     cfut__queue_drain(&pp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
@@ -1183,7 +1434,7 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
     close_pool_fds(pp);
     pp->forked = true;
     pp->manager_joined = true;
-    pp->alive = pp->idle = pp->running = 0;
+    pp->alive = pp->idle = pp->running = pp->pipelined = 0;
     pthread_mutex_unlock(&pp->mu);
 }
 

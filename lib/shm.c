@@ -14,6 +14,7 @@
  * descriptor. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,13 +27,27 @@ int cfut__shm_create(cfut__shm *s)
     s->base = NULL;
     if (s->fd < 0)
         return errno;
-    if (ftruncate(s->fd, (off_t)(2 * CFUT__SHM_HALF)) != 0) {
+    if (ftruncate(s->fd, (off_t)CFUT__SHM_SIZE) != 0) {
         int e = errno;
         close(s->fd);
         s->fd = -1;
         return e;
     }
-    return cfut__shm_map(s, s->fd);
+    /* A worker holds a writable descriptor of the region: without these
+     * seals it could shrink the file under the parent's mapping, and the
+     * parent's next access would die of SIGBUS. */
+    if (fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int e = errno;
+        close(s->fd);
+        s->fd = -1;
+        return e;
+    }
+    int rc = cfut__shm_map(s, s->fd);
+    if (rc != 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    return rc;
 }
 
 int cfut__shm_map(cfut__shm *s, int fd)
@@ -42,9 +57,9 @@ int cfut__shm_map(cfut__shm *s, int fd)
     s->base = NULL;
     if (fstat(fd, &st) != 0)
         return errno;
-    if ((size_t)st.st_size != 2 * CFUT__SHM_HALF)
+    if ((size_t)st.st_size != CFUT__SHM_SIZE)
         return EINVAL; /* not one of ours */
-    void *p = cfut__mmap_shared(2 * CFUT__SHM_HALF, fd);
+    void *p = cfut__mmap_shared(CFUT__SHM_SIZE, fd);
     if (p == MAP_FAILED)
         return errno;
     s->base = p;
@@ -54,7 +69,7 @@ int cfut__shm_map(cfut__shm *s, int fd)
 void cfut__shm_close(cfut__shm *s)
 {
     if (s->base)
-        munmap(s->base, 2 * CFUT__SHM_HALF);
+        munmap(s->base, CFUT__SHM_SIZE);
     if (s->fd >= 0)
         close(s->fd);
     s->base = NULL;

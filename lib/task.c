@@ -115,6 +115,19 @@ void cfut__queue_push(cfut__queue *q, cfut__task *t)
     q->len++;
 }
 
+void cfut__queue_push_front(cfut__queue *q, cfut__task *t)
+{
+    t->u.prev = NULL;
+    t->next = q->head;
+    if (q->head)
+        q->head->u.prev = t;
+    else
+        q->tail = t;
+    q->head = t;
+    t->queued = true;
+    q->len++;
+}
+
 void cfut__queue_unlink(cfut__queue *q, cfut__task *t)
 {
     if (t->u.prev)

@@ -215,11 +215,21 @@ struct futures_iter {
     _Atomic uint32_t seq;     /* futex word: bumped by every notify */
     int efd;                  /* -1 until futures_iter_fd() */
     bool efd_set;             /* efd's counter is non-zero */
+    unsigned efd_forks;       /* cfut__forks when efd was made */
 };
+
+/* An eventfd made before a fork is shared with the other process: the side
+ * that did not make it leaves its counter alone (and makes its own when
+ * asked for one). */
+static bool efd_ours(const futures_iter *it)
+{
+    return it->efd >= 0 && it->efd_forks == atomic_load_explicit(&cfut__forks,
+                                                                 memory_order_relaxed);
+}
 
 static void efd_raise(futures_iter *it)
 {
-    if (it->efd >= 0 && !it->efd_set) {
+    if (efd_ours(it) && !it->efd_set) {
         uint64_t one = 1;
         ssize_t r = write(it->efd, &one, sizeof one);
         (void)r; /* cannot fail: the counter is 0 and the fd non-blocking */
@@ -229,7 +239,7 @@ static void efd_raise(futures_iter *it)
 
 static void efd_lower(futures_iter *it)
 {
-    if (it->efd >= 0 && it->efd_set) {
+    if (efd_ours(it) && it->efd_set) {
         uint64_t v;
         ssize_t r = read(it->efd, &v, sizeof v);
         (void)r;
@@ -338,7 +348,13 @@ int futures_iter_fd(futures_iter *it)
         return -1;
     }
     cfut__lock_acquire(&it->lock);
+    if (it->efd >= 0 && !efd_ours(it)) { /* inherited across fork() */
+        close(it->efd);
+        it->efd = -1;
+        it->efd_set = false;
+    }
     if (it->efd < 0) {
+        it->efd_forks = atomic_load(&cfut__forks);
         it->efd = cfut__eventfd();
         if (it->efd >= 0 && (it->nready > 0 || atomic_load(&it->pending) == 0))
             efd_raise(it);

@@ -24,6 +24,8 @@ void cfut__buf_free(cfut__buf *b)
 void cfut__buf_consume(cfut__buf *b, size_t n)
 {
     CFUT_ASSERT(n <= b->len);
+    if (n == 0)
+        return;
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }
@@ -156,14 +158,14 @@ static void put_value(cfut__wr *w, const void *p, size_t len, bool in_shm)
 }
 
 int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
-                        size_t len, bool in_shm)
+                        size_t len, uint32_t flags)
 {
     cfut__wr w = begin(b, CFUT__W_TASK);
     cfut__wr_u64(&w, id);
     cfut__wr_bytes(&w, fn->path, fn->path_len);
     cfut__wr_u64(&w, fn->offset);
-    cfut__wr_u32(&w, in_shm ? CFUT__WIRE_IN_SHM : 0);
-    put_value(&w, arg, len, in_shm);
+    cfut__wr_u32(&w, flags & CFUT__WIRE_TASK_FLAGS);
+    put_value(&w, arg, len, flags & CFUT__WIRE_IN_SHM);
     return end(&w);
 }
 
@@ -297,7 +299,7 @@ int cfut__wire_get_task(const unsigned char *p, size_t n, cfut__wire_task *m)
     m->fn_path = cfut__rd_bytes(&r);
     m->fn_offset = cfut__rd_u64(&r);
     m->flags = cfut__rd_u32(&r);
-    if (m->flags & ~(uint32_t)CFUT__WIRE_FLAGS)
+    if (m->flags & ~(uint32_t)CFUT__WIRE_TASK_FLAGS)
         return CFUT_ESERIALIZE;
     get_value(&r, m->flags, &m->arg, &m->shm_len);
     return cfut__rd_done(&r);

@@ -95,14 +95,20 @@ enum {
      * the worker's shared memory; the frame's bytes field holds its length
      * as a u64 (see shm.c for where it lies). */
     CFUT__WIRE_IN_SHM = 1u,
-    CFUT__WIRE_FLAGS = CFUT__WIRE_IN_SHM, /* every flag this version knows */
+    /* TASK only: sent while the worker still held other tasks. Before it
+     * runs it, the worker claims its slot in the shared control page (the
+     * parent may have cancelled it there), and its result never goes
+     * through shared memory (the parent may not have read the last one). */
+    CFUT__WIRE_PIPELINED = 2u,
+    CFUT__WIRE_FLAGS = CFUT__WIRE_IN_SHM, /* every OUTCOME flag this version knows */
+    CFUT__WIRE_TASK_FLAGS = CFUT__WIRE_IN_SHM | CFUT__WIRE_PIPELINED,
 };
 
 typedef struct cfut__wire_task {
     uint64_t id;
     cfut__bytes fn_path;
     uint64_t fn_offset;
-    uint32_t flags;         /* CFUT__WIRE_IN_SHM or 0 */
+    uint32_t flags;         /* CFUT__WIRE_IN_SHM, CFUT__WIRE_PIPELINED */
     cfut__bytes arg;        /* the argument, when not in shared memory */
     uint64_t shm_len;       /* its length, when it is */
 } cfut__wire_task;
@@ -125,9 +131,10 @@ typedef struct cfut__wire_exit {
 /* Encoders: append one frame to b. CFUT_ENOMEM; CFUT_ESERIALIZE when a field
  * or the frame exceeds the format's 32-bit lengths. */
 int cfut__wire_put_init(cfut__buf *b, const cfut__wire_init *m);
-/* in_shm: the `len` bytes are already in shared memory; arg is not read. */
+/* flags: CFUT__WIRE_IN_SHM (the `len` bytes are already in shared memory;
+ * arg is not read), CFUT__WIRE_PIPELINED. */
 int cfut__wire_put_task(cfut__buf *b, uint64_t id, const cfut__fnref *fn, const void *arg,
-                        size_t len, bool in_shm);
+                        size_t len, uint32_t flags);
 /* kind is CFUT__W_READY (id 0: the initializer) or CFUT__W_OUTCOME. in_shm:
  * the result is already in shared memory; only its length is written. */
 int cfut__wire_put_outcome(cfut__buf *b, cfut__wire_kind kind, uint64_t id,

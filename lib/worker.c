@@ -13,6 +13,8 @@
  * before main(), which never runs there. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/auxv.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,14 +110,20 @@ static void invoke(cfut_fn fn, const cfut__bytes *arg, cfut__outcome *out)
 /* This worker's shared memory with its parent (none: base == NULL). */
 static cfut__shm shm = {-1, NULL};
 
-/* Sends an outcome (or READY); false if the other side is gone. */
+/* TASK frames read so far: the next one's slot (process.h). */
+static unsigned tasks_read;
+
+/* Sends an outcome (or READY); false if the other side is gone. A result may
+ * go through shared memory unless `pipelined`. */
 static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint64_t id,
-                   cfut__outcome *o)
+                   cfut__outcome *o, bool pipelined)
 {
     size_t len = o->result.len;
-    bool in_shm = o->status == CFUT_OK && shm.base && len >= CFUT__SHM_MIN &&
+    bool in_shm = o->status == CFUT_OK && shm.base && !pipelined && len >= CFUT__SHM_MIN &&
                   len <= CFUT__SHM_HALF;
-    if (in_shm)
+    if (kind == CFUT__W_READY) /* IN_SHM there: "I have mapped the region" */
+        in_shm = o->status == CFUT_OK && shm.base;
+    else if (in_shm)
         memcpy(shm.base + CFUT__SHM_RESULT, cfut__value_data(&o->result), len);
     out->len = 0;
     if (cfut__wire_put_outcome(out, kind, id, o, ch->origin, in_shm) != CFUT_OK) {
@@ -133,17 +141,33 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
 {
     cfut__wire_task m;
     cfut__outcome o = {0};
+    unsigned seq = tasks_read++;
     maybe_crash(CRASH_DECODE);
     if (cfut__wire_get_task(p, n, &m) != CFUT_OK) {
         cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0, "the worker could not decode a task frame");
-        return answer(ch, out, CFUT__W_OUTCOME, 0, &o);
+        return answer(ch, out, CFUT__W_OUTCOME, 0, &o, true);
+    }
+    bool pipelined = m.flags & CFUT__WIRE_PIPELINED;
+    if (pipelined) {
+        uint32_t free_slot = CFUT__SLOT_FREE;
+        if (!shm.base) {
+            cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
+                               "the worker has no shared memory for a pipelined task");
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true);
+        }
+        if (!atomic_compare_exchange_strong(cfut__shm_slot(&shm, seq), &free_slot,
+                                            CFUT__SLOT_STARTED)) {
+            /* The parent cancelled it while it waited here. */
+            cfut__outcome_fail(&o, CFUT_ECANCELLED, 0, "cancelled");
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true);
+        }
     }
     if (m.flags & CFUT__WIRE_IN_SHM) {
         if (!shm.base || m.shm_len > CFUT__SHM_HALF) {
             cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
                                "the worker cannot read a %llu-byte argument from shared memory",
                                (unsigned long long)m.shm_len);
-            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o);
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined);
         }
         m.arg = (cfut__bytes){shm.base, (size_t)m.shm_len};
     }
@@ -155,7 +179,7 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
     else
         invoke(fn, &m.arg, &o);
     maybe_crash(CRASH_ENCODE);
-    return answer(ch, out, CFUT__W_OUTCOME, m.id, &o);
+    return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined);
 }
 
 void cfut__worker_serve(cfut__channel *ch)
@@ -190,7 +214,7 @@ void cfut__worker_serve(cfut__channel *ch)
             invoke(fn, &m.initarg, &init);
     }
     bool ok = init.status == CFUT_OK;
-    if (!answer(ch, &out, CFUT__W_READY, 0, &init) || !ok)
+    if (!answer(ch, &out, CFUT__W_READY, 0, &init, false) || !ok)
         goto done; /* an initializer that failed: the parent breaks the pool */
     /* EOF means the pool is gone; garbage leaves nothing safe to do. */
     while (ch->read(ch, &in, &kind, &p, &n) == CFUT_OK && kind == CFUT__W_TASK)
@@ -207,21 +231,59 @@ typedef struct fd_channel {
     int fd;
 } fd_channel;
 
+/* Bytes read from the channel and not yet served: one recv() usually brings
+ * several frames when tasks are pipelined (process.h), so a task costs no
+ * read of its own. The frame last returned lies at the front until the next
+ * read. */
+static cfut__buf ahead;
+static size_t served; /* bytes of `ahead` that frame takes */
+
 static int fd_read(cfut__channel *ch, cfut__buf *b, cfut__wire_kind *kind,
                    const unsigned char **p, size_t *n)
 {
+    (void)b;
     int fd = ((fd_channel *)ch)->fd;
     static unsigned frames;
+    cfut__buf_consume(&ahead, served);
+    served = 0;
     if (crash_at == CRASH_READ && frames++ > 0) { /* INIT is read normally */
         unsigned char hdr[CFUT__WIRE_HEADER];
-        if (recv(fd, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr)
+        if (ahead.len >= sizeof hdr ||
+            recv(fd, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr)
             abort(); /* the rest of the frame is still in flight */
         return CFUT_ESYS;
     }
     if (crash_at == CRASH_STALL && frames++ > 0)
         for (;;)
             pause();
-    return cfut__wire_read_frame(fd, b, CFUT__WIRE_MAX_DEFAULT, kind, p, n);
+    for (;;) {
+        size_t len = 0;
+        if (ahead.len >= CFUT__WIRE_HEADER) {
+            int rc = cfut__wire_header(ahead.data, CFUT__WIRE_MAX_DEFAULT, kind, &len);
+            if (rc != CFUT_OK)
+                return rc;
+            if (ahead.len - CFUT__WIRE_HEADER >= len) {
+                *p = ahead.data + CFUT__WIRE_HEADER;
+                *n = len;
+                served = CFUT__WIRE_HEADER + len;
+                return CFUT_OK;
+            }
+        }
+        /* Grow with the bytes that arrive, not with what a header claims:
+         * a lying length costs at most one step of memory. */
+        size_t want = CFUT__WIRE_HEADER + len - ahead.len;
+        if (want < ((size_t)64 << 10))
+            want = (size_t)64 << 10;
+        if (want > ((size_t)1 << 20))
+            want = (size_t)1 << 20;
+        if (cfut__buf_reserve(&ahead, want) != CFUT_OK)
+            return CFUT_ENOMEM;
+        ssize_t r = recv(fd, ahead.data + ahead.len, ahead.cap - ahead.len, 0);
+        if (r > 0)
+            ahead.len += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            return CFUT_ESYS; /* the parent is gone */
+    }
 }
 
 static bool fd_write(cfut__channel *ch, const void *data, size_t len)
@@ -232,6 +294,10 @@ static bool fd_write(cfut__channel *ch, const void *data, size_t len)
 _Noreturn void cfut__worker_main(int fd, pid_t parent, int shm_fd)
 {
     become_child_of(parent);
+    /* Not for programs a task runs. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (shm_fd >= 0)
+        fcntl(shm_fd, F_SETFD, FD_CLOEXEC);
     if (shm_fd >= 0 && cfut__shm_map(&shm, shm_fd) != 0)
         shm.base = NULL; /* large values then fail with a message, not a crash */
     fd_channel ch = {{fd_read, fd_write, (uint32_t)getpid()}, fd};
@@ -369,6 +435,15 @@ __attribute__((constructor)) static void take_over(void)
     const char *w = getenv(CFUT__ENV_WORKER), *s = getenv(CFUT__ENV_FORKSERVER);
     if (!w && !s)
         return;
+    /* A set-user-ID (or capability-raising) program must not obey its
+     * environment: these variables would make it run code named by frames
+     * from whoever started it. */
+    if (getauxval(AT_SECURE)) {
+        unsetenv(CFUT__ENV_WORKER);
+        unsetenv(CFUT__ENV_FORKSERVER);
+        unsetenv(CFUT__ENV_IMAGE);
+        return;
+    }
     int fd, shm_fd;
     pid_t parent;
     bool ok = parse_role(w ? w : s, &fd, &parent, &shm_fd);
