@@ -1,8 +1,9 @@
 /* fuzz/fuzz_wire.c: every wire decoder on arbitrary bytes (docs/wire.md).
  *
  * One input is used four ways:
- *  1. as a frame: cfut__wire_header() on its first 12 bytes, then the
- *     payload decoder for the header's kind on the payload;
+ *  1. as a frame: cfut__wire_header() on its first 12 bytes (with the
+ *     maximum of every reader), then the payload decoder for the header's
+ *     kind on the payload;
  *  2. the bytes after the header (or the whole input when shorter) as the
  *     payload of every kind, so payload decoders are reached without the
  *     fuzzer first finding a valid header;
@@ -265,8 +266,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned char *h = exact_copy(data, CFUT__WIRE_HEADER);
         cfut__wire_kind kind = 0;
         header_rc = cfut__wire_header(h, CFUT__WIRE_MAX_DEFAULT, &kind, &len);
-        free(h);
         REQUIRE(header_rc == CFUT_OK || header_rc == CFUT_ESERIALIZE);
+        /* The other maxima readers use: 0 (the forkserver's FORK), 64 (the
+         * parent reading its forkserver), UINT32_MAX (MPI rank 0): the same
+         * verdict on everything but the length. */
+        cfut__wire_kind any_kind = 0;
+        size_t any_len = 0;
+        int any_rc = cfut__wire_header(h, SIZE_MAX, &any_kind, &any_len);
+        REQUIRE(header_rc == CFUT_OK ? any_rc == CFUT_OK && any_kind == kind && any_len == len
+                                     : any_rc != CFUT_OK || any_len > CFUT__WIRE_MAX_DEFAULT);
+        static const size_t maxima[] = {0, 64, UINT32_MAX};
+        for (size_t m = 0; m < sizeof maxima / sizeof maxima[0]; m++) {
+            cfut__wire_kind k2 = 0;
+            size_t len2 = 0;
+            int rc2 = cfut__wire_header(h, maxima[m], &k2, &len2);
+            REQUIRE(rc2 == (any_rc == CFUT_OK && any_len <= maxima[m] ? CFUT_OK
+                                                                       : CFUT_ESERIALIZE));
+            REQUIRE(rc2 != CFUT_OK || (k2 == any_kind && len2 == any_len));
+        }
+        free(h);
         if (header_rc == CFUT_OK) {
             REQUIRE(kind >= 1 && kind < CFUT__W_KIND_END);
             REQUIRE(len <= CFUT__WIRE_MAX_DEFAULT);

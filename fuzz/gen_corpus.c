@@ -5,7 +5,10 @@
  *     ninja -C build fuzz/gen_corpus && build/fuzz/gen_corpus fuzz/corpus
  *
  * fuzz_wire/: a valid frame of every kind (several variants each) and a few
- * invalid ones. fuzz_fnref/: inputs in fuzz_fnref.c's layout for each mode. */
+ * invalid ones. fuzz_fnref/: inputs in fuzz_fnref.c's layout for each mode.
+ * fuzz_signature/: signatures (every code as return and argument, 32 and 33
+ * arguments, misplaced ':', refused codes), each followed by a NUL and the
+ * values fuzz_signature.c draws from the bytes after it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -148,6 +151,108 @@ static void fnref_corpus(void)
     fnref_input("of-null", 0, 3, 255, 0, NULL, 0);
 }
 
+/* fuzz_signature.c's layout: the signature, a NUL, then value bytes (nval of
+ * them; values[] holds a counting pattern, or the given bytes). */
+static void sig_input(const char *name, const char *sig, const void *values, size_t nval)
+{
+    unsigned char buf[1024];
+    size_t n = strlen(sig);
+    memcpy(buf, sig, n);
+    if (values || nval) {
+        buf[n++] = '\0';
+        for (size_t i = 0; i < nval; i++)
+            buf[n++] = values ? ((const unsigned char *)values)[i]
+                              : (unsigned char)(i * 37 + 11); /* never 0xff: no NULL */
+    }
+    save("fuzz_signature", name, buf, n);
+}
+
+static void sig_corpus(void)
+{
+    /* Every code as the return and as the argument. */
+    static const char codes[] = "vcChHiIlLqQzfdpsyo";
+    for (const char *c = codes; *c; c++) {
+        char sig[8], name[32];
+        if (*c != 'y' && *c != 'o') {
+            snprintf(sig, sizeof sig, "%c:", *c);
+            snprintf(name, sizeof name, "ret-%c%s", *c, *c >= 'a' ? "" : "-upper");
+            sig_input(name, sig, NULL, 40);
+        }
+        if (*c != 'v') {
+            snprintf(sig, sizeof sig, "i:%c", *c);
+            snprintf(name, sizeof name, "arg-%c%s", *c, *c >= 'a' ? "" : "-upper");
+            sig_input(name, sig, NULL, 40);
+        }
+    }
+    sig_input("all-codes", "d:cChHiIlLqQzfdpsyo", NULL, 300);
+    sig_input("pow", "d:dd", "\0\0\0\0\0\0\0\x40\0\0\0\0\0\0\x24\x40", 16);
+    sig_input("no-values", "i:isy", NULL, 0);
+    sig_input("values-short", "q:qqqq", NULL, 12);
+
+    /* 32 arguments (the most), 33 (one too many), each kind of field. */
+    char sig[64];
+    static const char many[] = "ihsyo";
+    for (const char *c = many; *c; c++) {
+        char name[32];
+        memset(sig, *c, sizeof sig);
+        sig[0] = 'i', sig[1] = ':', sig[34] = '\0';
+        snprintf(name, sizeof name, "args-32-%c", *c);
+        sig_input(name, sig, NULL, 900);
+        sig[34] = *c, sig[35] = '\0';
+        snprintf(name, sizeof name, "args-33-%c", *c);
+        sig_input(name, sig, NULL, 900);
+    }
+
+    /* ':' and the return code. */
+    sig_input("empty", "", NULL, 0);
+    sig_input("empty-with-values", "", NULL, 8);
+    sig_input("colon-only", ":", NULL, 0);
+    sig_input("colon-first", ":d", NULL, 0);
+    sig_input("colon-missing", "dd", NULL, 0);
+    sig_input("colon-missing-end", "d", NULL, 0);
+    sig_input("colon-twice", "d::", NULL, 0);
+    sig_input("colon-in-args", "d:d:d", NULL, 0);
+    sig_input("void-void", "v:", NULL, 0);
+
+    /* Refused codes (some only under the process or map rules). */
+    sig_input("bad-ret-unknown", "x:d", NULL, 0);
+    sig_input("bad-ret-y", "y:d", NULL, 0);
+    sig_input("bad-ret-o", "o:d", NULL, 0);
+    sig_input("bad-arg-unknown", "d:dx", NULL, 0);
+    sig_input("bad-arg-v", "v:v", NULL, 0);
+    sig_input("bad-arg-space", "d: d", NULL, 0);
+    sig_input("bad-arg-byte", "d:\x01", NULL, 0);
+    sig_input("bad-arg-high-byte", "d:\xe9", NULL, 0);
+    sig_input("remote-p-ret", "p:z", NULL, 8);
+    sig_input("remote-p-arg", "v:p", NULL, 8);
+    sig_input("map-s-ret", "s:s", NULL, 30);
+    sig_input("map-o-arg", "i:oi", NULL, 12);
+    memset(sig, 'd', sizeof sig);
+    sig[0] = 'v', sig[1] = ':', sig[45] = 'x', sig[46] = '\0';
+    sig_input("bad-after-40-bytes", sig, NULL, 0);
+    static const unsigned char nul_inside[] = {'d', ':', 'd', 0, 'd', 0};
+    save("fuzz_signature", "nul-inside", nul_inside, sizeof nul_inside);
+
+    /* 'o' sizes (byte b: b * 4 bytes; 0xff: over 4 GiB, refused). */
+    sig_input("o-size-0", "i:o", "\0", 1);
+    sig_input("o-size-4", "i:o", "\x01", 1);
+    sig_input("o-size-1016", "i:o", "\xfe", 1);
+    sig_input("o-size-too-big", "i:o", "\xff", 1);
+    sig_input("o-three", "s:ooo", "\x01\x02\x03\0\0\0\0\0\0\0\0\x05hello", 17);
+    sig_input("o-then-too-big", "i:oo", "\x10\xff", 2);
+
+    /* Strings and buffers: NULL (0xff), empty, with a NUL; empty 'y'. */
+    sig_input("s-null", "s:s", "\xff\0\0\0\0\0\0\0\0\xff", 10);
+    sig_input("s-empty", "s:s", "\0\0\0\0\0\0\0\0\0\0", 10);
+    sig_input("s-cut-at-nul", "z:s", "\x05" "ab\0cd", 6);
+    sig_input("y-empty", "z:y", "\0", 1);
+    sig_input("y-long", "z:y", "\x3f" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+              64);
+    /* Raw argument bytes that end inside a field (after what the values use). */
+    sig_input("raw-lying-length", "v:s", "\x01x\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+              "\xff\xff\xff\x7f", 21);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -161,6 +266,7 @@ int main(int argc, char **argv)
     }
     wire_corpus();
     fnref_corpus();
+    sig_corpus();
     printf("%d files written under %s\n", written, root);
     return 0;
 }
