@@ -45,7 +45,6 @@ static void die(const char *what, int st)
     exit(2);
 }
 
-/* The no-op task: its result is its argument. */
 static executor_t *warm_pool(executor_kind kind)
 {
     executor_t *ex;

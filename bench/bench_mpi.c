@@ -74,7 +74,6 @@ static executor_t *pool(int max_workers)
     return ex;
 }
 
-/* The no-op task: its result is its argument. */
 /* The CPU-bound pure function, as in bench_threads.c and peer_python.py. */
 struct chain_arg {
     uint64_t steps;

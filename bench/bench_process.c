@@ -45,9 +45,9 @@
 #include <unistd.h>
 #ifdef BENCH_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include "common.h"
-#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define TSAN 1
@@ -89,7 +89,6 @@ static executor_t *pool(int max_workers, executor_start start, unsigned max_task
     return ex;
 }
 
-/* The no-op task: its result is its argument. */
 /* The CPU-bound pure function, as in bench_threads.c and peer_python.py. */
 /* The steps travel with the seed: a worker's globals are its own. */
 struct chain_arg {
@@ -160,7 +159,6 @@ static unsigned char *w4_buffer(size_t n)
     return b;
 }
 
-/* The q-quantile (0..1) of sorted v[0..n), nearest rank. */
 static double w1_throughput(void)
 {
     executor_t *ex = pool(0, EXECUTOR_START_DEFAULT, 0);

@@ -10,12 +10,14 @@
  *                  sequential loop timed in the same run.
  *
  * W1 and W2 use the default pool size (min(32, cpus + 4), like Python's
- * ThreadPoolExecutor); each run makes fresh executors, so worker start-up is
- * included, as it is for the Python peer (bench/peer_python.py).
+ * ThreadPoolExecutor), or --threads N; each run makes fresh executors, so
+ * worker start-up is included, as it is for the Python peer
+ * (bench/peer_python.py) and the C peers (peer_glib.c, peer_uv.c,
+ * peer_naive.c, which run as many threads).
  *
  * Usage: bench_threads [--runs N] [--json] [--quick] [--w1-tasks N]
  *                      [--w2-trips N] [--w3-steps N] [--w3-items N]
- *                      [--w3-workers N]
+ *                      [--w3-workers N] [--threads N]
  * Prints the median and min-max of each figure over the runs (default 5), or
  * with --json one JSON object holding every run's figures, which bench/run
  * reads. --quick shrinks everything to a smoke test (used by meson test). */
@@ -35,6 +37,7 @@ static long w2_trips = 20000;
 static long w3_steps = 20000000;
 static long w3_items = 8;
 static int w3_workers = 2;
+static int threads; /* W1 and W2; 0: the default */
 
 static void die(const char *what, int st)
 {
@@ -42,7 +45,6 @@ static void die(const char *what, int st)
     exit(2);
 }
 
-/* The no-op task: its result is its argument. */
 /* The CPU-bound pure function. The same chain is in peer_python.py (there
  * masked to 32 bits), so both compute the same checksum. */
 static int chain_task(cfut_task *t, const void *arg, size_t len)
@@ -53,11 +55,11 @@ static int chain_task(cfut_task *t, const void *arg, size_t len)
     return cfut_return(t, &h, sizeof h);
 }
 
-/* The q-quantile (0..1) of sorted v[0..n), nearest rank. */
-static double w1_throughput(void)
+static double w1_throughput(size_t *started)
 {
+    executor_options opts = {.max_workers = threads};
     executor_t *ex;
-    int st = executor_new(&ex, EXECUTOR_THREADS, NULL);
+    int st = executor_new(&ex, EXECUTOR_THREADS, &opts);
     if (st != CFUT_OK)
         die("executor_new", st);
     future_t **fs = malloc((size_t)w1_tasks * sizeof *fs);
@@ -82,6 +84,9 @@ static double w1_throughput(void)
     }
     double t1 = now();
 
+    executor_stats s;
+    executor_get_stats(ex, &s);
+    *started = s.workers_started;
     free(fs);
     executor_free(ex);
     return (t1 - t0) * 1e9 / (double)w1_tasks;
@@ -89,8 +94,9 @@ static double w1_throughput(void)
 
 static void w2_latency(double *median_us, double *p99_us)
 {
+    executor_options opts = {.max_workers = threads};
     executor_t *ex;
-    int st = executor_new(&ex, EXECUTOR_THREADS, NULL);
+    int st = executor_new(&ex, EXECUTOR_THREADS, &opts);
     if (st != CFUT_OK)
         die("executor_new", st);
     double *lat = malloc((size_t)w2_trips * sizeof *lat);
@@ -166,6 +172,7 @@ static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
 struct run {
     double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
     uint32_t w3_checksum;
+    size_t w1_started;
 };
 
 int main(int argc, char **argv)
@@ -192,9 +199,12 @@ int main(int argc, char **argv)
             w3_items = arg_long(argc, argv, &i);
         else if (!strcmp(argv[i], "--w3-workers"))
             w3_workers = (int)arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = (int)arg_long(argc, argv, &i);
         else {
             fprintf(stderr, "usage: %s [--runs N] [--json] [--quick] [--w1-tasks N]"
-                    " [--w2-trips N] [--w3-steps N] [--w3-items N] [--w3-workers N]\n",
+                    " [--w2-trips N] [--w3-steps N] [--w3-items N] [--w3-workers N]"
+                    " [--threads N]\n",
                     argv[0]);
             return 2;
         }
@@ -204,7 +214,7 @@ int main(int argc, char **argv)
     if (!r)
         die("calloc", CFUT_ENOMEM);
     for (int k = 0; k < runs; k++) {
-        r[k].w1_ns = w1_throughput();
+        r[k].w1_ns = w1_throughput(&r[k].w1_started);
         w2_latency(&r[k].w2_med_us, &r[k].w2_p99_us);
         w3_scaling(&r[k].w3_seq_s, &r[k].w3_pool_s, &r[k].w3_checksum);
         r[k].w3_speedup = r[k].w3_seq_s / r[k].w3_pool_s;
@@ -217,16 +227,17 @@ int main(int argc, char **argv)
     if (json) {
         printf("{\"impl\": \"cfut\", \"version\": \"%s\", \"params\": "
                "{\"w1_tasks\": %ld, \"w2_trips\": %ld, \"w3_steps\": %ld, "
-               "\"w3_items\": %ld, \"w3_workers\": %d}, \"runs\": [",
+               "\"w3_items\": %ld, \"w3_workers\": %d, \"threads\": %d}, \"runs\": [",
                cfut_version_string(), w1_tasks, w2_trips, w3_steps, w3_items,
-               w3_workers);
+               w3_workers, threads ? threads : default_threads());
         for (int k = 0; k < runs; k++)
             printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
                    "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
-                   "\"w3_speedup\": %.4f, \"w3_checksum\": %" PRIu32 "}",
+                   "\"w3_speedup\": %.4f, \"w3_checksum\": %" PRIu32 ", "
+                   "\"w1_workers_started\": %zu}",
                    k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
                    r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup,
-                   r[k].w3_checksum);
+                   r[k].w3_checksum, r[k].w1_started);
         printf("]}\n");
     } else {
         double *v = malloc((size_t)runs * sizeof *v);
