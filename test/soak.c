@@ -1366,9 +1366,13 @@ static void plan_round(round *R, unsigned no, uint64_t *rng)
     R->t = &templates[(no - 1) % NTEMPLATES];
     R->proc = R->t->kind == EXECUTOR_PROCESSES;
     R->start = R->t->start;
-    /* TSan cannot follow fork() of a threaded process; under valgrind a
-     * forked worker is a slow memcheck copy (the process tests cover it). */
-    if (R->start == EXECUTOR_START_FORK && (UNDER_TSAN || RUNNING_ON_VALGRIND))
+    /* TSan cannot follow fork() of a threaded process. Nor, here, can ASan:
+     * gcc 12's libasan does not lock its allocator around fork(), so a
+     * worker forked while one of our many threads allocates can deadlock in
+     * its first malloc (seen: worker.c fd_read -> realloc, in
+     * SizeClassAllocator64::GetFromAllocator). Under valgrind a forked
+     * worker is a slow memcheck copy. The process tests cover fork there. */
+    if (R->start == EXECUTOR_START_FORK && (UNDER_TSAN || UNDER_ASAN || RUNNING_ON_VALGRIND))
         R->start = UNDER_TSAN ? EXECUTOR_START_SPAWN : EXECUTOR_START_FORKSERVER;
     R->workers = R->proc ? 1 + (int)rnd_below(rng, 4) : 1 + (int)rnd_below(rng, 6);
     if (R->t->timeout)

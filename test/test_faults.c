@@ -653,7 +653,32 @@ static const pool_cfg spawn_pool = {EXECUTOR_PROCESSES, EXECUTOR_START_SPAWN};
 
 static void alloc_futures(void) { loop("futures", future_workload, NULL, ALLOC); }
 static void alloc_threads(void) { loop("thread pool", executor_workload, &threads, ALLOC); }
-static void alloc_fork(void) { loop("process pool (fork)", executor_workload, &fork_pool, ALLOC); }
+/* gcc 12's libasan does not lock its allocator around fork(): a worker
+ * forked while another thread allocates can deadlock in its first malloc.
+ * So the fork start method is left to the other configurations there. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define FORK_UNSAFE 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define FORK_UNSAFE 1
+#  endif
+#endif
+#ifndef FORK_UNSAFE
+#  define FORK_UNSAFE 0
+#endif
+#define SKIP_FORK_UNDER_ASAN()                                                 \
+    do {                                                                       \
+        if (FORK_UNSAFE) {                                                     \
+            printf("# fork start method skipped under ASan (not fork-safe)\n"); \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+
+static void alloc_fork(void)
+{
+    SKIP_FORK_UNDER_ASAN();
+    loop("process pool (fork)", executor_workload, &fork_pool, ALLOC);
+}
 static void alloc_forkserver(void)
 {
     loop("process pool (forkserver)", executor_workload, &forkserver_pool, ALLOC);
@@ -673,7 +698,11 @@ static void each_kind(const char *what, const pool_cfg *cfg)
 }
 
 static void faults_threads(void) { each_kind("thread pool", &threads); }
-static void faults_fork(void) { each_kind("process pool (fork)", &fork_pool); }
+static void faults_fork(void)
+{
+    SKIP_FORK_UNDER_ASAN();
+    each_kind("process pool (fork)", &fork_pool);
+}
 static void faults_forkserver(void) { each_kind("process pool (forkserver)", &forkserver_pool); }
 static void faults_spawn(void) { each_kind("process pool (spawn)", &spawn_pool); }
 
@@ -764,6 +793,8 @@ static void low_nofile(void)
     for (int extra = 0; extra <= 24; extra++) {
         static const pool_cfg *const cfgs[] = {&threads, &fork_pool, &forkserver_pool};
         for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+            if (FORK_UNSAFE && cfgs[c] == &fork_pool)
+                continue; /* see SKIP_FORK_UNDER_ASAN */
             rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                        -1, 0);
             CHECK(rep != MAP_FAILED);
