@@ -606,7 +606,8 @@ static void on_ready(executor_t *ex, ppool *pp, pworker *w, const unsigned char 
         pthread_mutex_unlock(&pp->mu);
         return;
     }
-    /* The initializer failed: the worker exits by itself; the pool breaks. */
+    /* The initializer failed: the pool breaks. The worker exits by itself;
+     * SHUTDOWN says so too, should it not know it failed. */
     char *msg = cfut__asprintf("a worker's initializer failed (code %d): %.*s", m.code,
                                (int)m.message.len, (const char *)m.message.p);
     cfut__task *orphans = NULL;
@@ -614,6 +615,7 @@ static void on_ready(executor_t *ex, ppool *pp, pworker *w, const unsigned char 
     w->state = W_RETIRING;
     break_pool(pp, &orphans, m.code, msg ? msg : "a worker's initializer failed");
     pthread_mutex_unlock(&pp->mu);
+    tell_to_exit(pp, w);
     cfut__free(msg);
     cfut__task_list_finish(orphans);
     (void)ex;

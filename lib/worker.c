@@ -113,8 +113,9 @@ static cfut__shm shm = {-1, NULL};
 /* TASK frames read so far: the next one's slot (process.h). */
 static unsigned tasks_read;
 
-/* Sends an outcome (or READY); false if the other side is gone. A result may
- * go through shared memory unless `pipelined`. */
+/* Sends an outcome (or READY); false if the other side is gone, or if the
+ * READY sent says this worker cannot serve. A result may go through shared
+ * memory unless `pipelined`. */
 static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint64_t id,
                    cfut__outcome *o, bool pipelined)
 {
@@ -133,8 +134,12 @@ static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint
         if (cfut__wire_put_outcome(out, kind, id, o, ch->origin, false) != CFUT_OK)
             abort(); /* out of memory twice: the parent reports the death */
     }
+    /* What was sent decides, not what was meant: a READY whose outcome
+     * could not be encoded went out as a failure, and the parent, told the
+     * worker cannot serve, expects it to exit. */
+    bool serving = kind != CFUT__W_READY || o->status == CFUT_OK;
     cfut__outcome_clear(o);
-    return ch->write(ch, out->data, out->len);
+    return ch->write(ch, out->data, out->len) && serving;
 }
 
 static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, size_t n)
@@ -213,9 +218,8 @@ void cfut__worker_serve(cfut__channel *ch)
         else
             invoke(fn, &m.initarg, &init);
     }
-    bool ok = init.status == CFUT_OK;
-    if (!answer(ch, &out, CFUT__W_READY, 0, &init, false) || !ok)
-        goto done; /* an initializer that failed: the parent breaks the pool */
+    if (!answer(ch, &out, CFUT__W_READY, 0, &init, false))
+        goto done; /* a READY that says we failed: the parent breaks the pool */
     /* EOF means the pool is gone; garbage leaves nothing safe to do. */
     while (ch->read(ch, &in, &kind, &p, &n) == CFUT_OK && kind == CFUT__W_TASK)
         if (!run_task(ch, &out, p, n))
