@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cfut.h"
+#include "tools.h"
 
 typedef struct th_case {
     const char *name;

@@ -72,36 +72,7 @@
 #include <unistd.h>
 
 #include "cfut.h"
-
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#  define RUNNING_ON_VALGRIND 0
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#  define UNDER_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define UNDER_ASAN 1
-#  endif
-#endif
-#ifndef UNDER_ASAN
-#  define UNDER_ASAN 0
-#endif
+#include "tools.h"
 
 /* ---- random numbers --------------------------------------------------- */
 
@@ -1372,8 +1343,8 @@ static void plan_round(round *R, unsigned no, uint64_t *rng)
      * its first malloc (seen: worker.c fd_read -> realloc, in
      * SizeClassAllocator64::GetFromAllocator). Under valgrind a forked
      * worker is a slow memcheck copy. The process tests cover fork there. */
-    if (R->start == EXECUTOR_START_FORK && (UNDER_TSAN || UNDER_ASAN || RUNNING_ON_VALGRIND))
-        R->start = UNDER_TSAN ? EXECUTOR_START_SPAWN : EXECUTOR_START_FORKSERVER;
+    if (R->start == EXECUTOR_START_FORK && (TH_TSAN || TH_ASAN || RUNNING_ON_VALGRIND))
+        R->start = TH_TSAN ? EXECUTOR_START_SPAWN : EXECUTOR_START_FORKSERVER;
     R->workers = R->proc ? 1 + (int)rnd_below(rng, 4) : 1 + (int)rnd_below(rng, 6);
     if (R->t->timeout)
         R->task_timeout = (R->proc ? 0.25 : 0.02) * G.tmult;
@@ -1693,7 +1664,7 @@ static void print_summary(double wall, long rss0, long rss1, long rss2)
 
 int main(int argc, char **argv)
 {
-    bool slow = UNDER_ASAN || UNDER_TSAN;
+    bool slow = TH_ASAN || TH_TSAN;
     G.seed = 0;
     G.target_tasks = 0;
     G.seconds = RUNNING_ON_VALGRIND ? 0 : slow ? 2 : 4;
@@ -1737,7 +1708,7 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("soak: seed 0x%" PRIx64 " (replay with --seed 0x%" PRIx64 ")%s%s%s\n", G.seed,
-           G.seed, UNDER_ASAN ? " [asan]" : "", UNDER_TSAN ? " [tsan]" : "",
+           G.seed, TH_ASAN ? " [asan]" : "", TH_TSAN ? " [tsan]" : "",
            RUNNING_ON_VALGRIND ? " [valgrind]" : "");
 
     /* Our own process group, so that every worker, the forkserver and its

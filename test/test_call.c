@@ -33,17 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
-
 /* ---- time and backends -------------------------------------------------- */
 
 /* The harness's slow-down factor (10 under valgrind). */
@@ -89,7 +78,7 @@ static const be FORK = {EXECUTOR_PROCESSES, EXECUTOR_START_FORK};
 
 static void skip_fork_under_tsan(void)
 {
-    if (UNDER_TSAN)
+    if (TH_TSAN)
         th_skip("TSan cannot follow fork() of a threaded process");
 }
 

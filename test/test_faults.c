@@ -40,15 +40,6 @@
 #include "harness.h"
 #include "internal.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 /* ---- what a run may end with --------------------------------------------- */
 
 #define BIT(s) (1u << (s))
@@ -657,19 +648,9 @@ static void alloc_threads(void) { loop("thread pool", executor_workload, &thread
 /* gcc 12's libasan does not lock its allocator around fork(): a worker
  * forked while another thread allocates can deadlock in its first malloc.
  * So the fork start method is left to the other configurations there. */
-#if defined(__SANITIZE_ADDRESS__)
-#  define FORK_UNSAFE 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define FORK_UNSAFE 1
-#  endif
-#endif
-#ifndef FORK_UNSAFE
-#  define FORK_UNSAFE 0
-#endif
 #define SKIP_FORK_UNDER_ASAN()                                                 \
     do {                                                                       \
-        if (FORK_UNSAFE) {                                                     \
+        if (TH_ASAN) {                                                         \
             printf("# fork start method skipped under ASan (not fork-safe)\n"); \
             return;                                                            \
         }                                                                      \
@@ -787,6 +768,12 @@ static void mmap_fails_large_values_travel(void)
  * also those without a hook (epoll_create1, pidfd_open, dup). */
 static void low_nofile(void)
 {
+    /* valgrind 3.19 emulates the limit for its guest, and its socketpair()
+     * wrapper, when the second descriptor lands above it, closes both and
+     * still reports success: the pool then holds a closed channel whose
+     * number the next memfd_create() reuses, and waits on it forever. */
+    if (RUNNING_ON_VALGRIND)
+        th_skip("valgrind's socketpair() over RLIMIT_NOFILE returns closed descriptors");
     struct rlimit old;
     CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
     int base = count_fds();
@@ -794,7 +781,7 @@ static void low_nofile(void)
     for (int extra = 0; extra <= 24; extra++) {
         static const pool_cfg *const cfgs[] = {&threads, &fork_pool, &forkserver_pool};
         for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
-            if (FORK_UNSAFE && cfgs[c] == &fork_pool)
+            if (TH_ASAN && cfgs[c] == &fork_pool)
                 continue; /* see SKIP_FORK_UNDER_ASAN */
             rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                        -1, 0);

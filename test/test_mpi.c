@@ -64,16 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
+#include "tools.h"
 
 /* ---- the runner ------------------------------------------------------- */
 
@@ -1374,7 +1365,7 @@ static void test_fork_child_futures(void)
     executor_t *ex;
     if (!open_pool(&ex, &o))
         return;
-    if (UNDER_TSAN)
+    if (TH_TSAN)
         skip("TSan cannot follow a fork of a threaded process");
     gate_arg a = gated(g, 0);
     future_t *run = executor_submit(ex, task_gated, &a, sizeof a);

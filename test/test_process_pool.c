@@ -51,26 +51,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#  define RUNNING_ON_VALGRIND 0
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
-
 /* ---- time --------------------------------------------------------------- */
 
 /* The harness's slow-down factor (10 under valgrind). */
@@ -89,7 +69,7 @@ static double scale(void)
 
 static void skip_fork_under_tsan(void)
 {
-    if (UNDER_TSAN)
+    if (TH_TSAN)
         th_skip("TSan cannot follow fork() of a threaded process");
 }
 
@@ -2384,7 +2364,7 @@ static void test_not_code(void)
     static const executor_start methods[] = {EXECUTOR_START_FORKSERVER, EXECUTOR_START_FORK,
                                              EXECUTOR_START_SPAWN};
     for (size_t k = 0; k < 3; k++) {
-        bool can_run = !(UNDER_TSAN && methods[k] == EXECUTOR_START_FORK) &&
+        bool can_run = !(TH_TSAN && methods[k] == EXECUTOR_START_FORK) &&
                        death_watch_ok(methods[k]);
         executor_t *ex = pool(methods[k], 1);
         void *heap = malloc(64);

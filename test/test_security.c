@@ -32,26 +32,6 @@
 
 #include "wire.h"
 
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#  define RUNNING_ON_VALGRIND 0
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
-
 /* The harness's slow-down factor (10 under valgrind). */
 static double scale(void)
 {
@@ -69,7 +49,7 @@ static double scale(void)
     static void test_##fn##_forkserver(void) { fn(EXECUTOR_START_FORKSERVER); } \
     static void test_##fn##_fork(void)                                         \
     {                                                                          \
-        if (UNDER_TSAN)                                                        \
+        if (TH_TSAN)                                                        \
             th_skip("TSan cannot follow fork() of a threaded process");        \
         if (RUNNING_ON_VALGRIND) /* its own descriptors, our memory as leaks */ \
             th_skip("a forked worker runs under valgrind too");                \

@@ -23,27 +23,6 @@
 #include "harness.h"
 #include "wire.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                 \
-    __has_feature(memory_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
 /* ---- helpers ------------------------------------------------------------- */
 
 #define BYTES(s) ((cfut__bytes){(const unsigned char *)(s), sizeof(s) - 1})
@@ -1366,7 +1345,7 @@ static long vm_size_kib(void)
  * allocation could not fit under. */
 static void test_read_frame_lying_length(void)
 {
-    if (!UNDER_SANITIZER && !RUNNING_ON_VALGRIND) {
+    if (!TH_ASAN && !TH_TSAN && !RUNNING_ON_VALGRIND) {
         rlim_t lim = (rlim_t)(vm_size_kib() + 256 * 1024) * 1024;
         struct rlimit rl = {lim, lim};
         CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
