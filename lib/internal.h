@@ -138,12 +138,13 @@ enum { CFUT__INLINE_VALUE = 16 };
 
 /* Result bytes: up to CFUT__INLINE_VALUE inline, else on the heap. */
 typedef struct cfut__value {
-    size_t len;
     union {
         unsigned char *ptr;
-        unsigned char buf[CFUT__INLINE_VALUE];
-        max_align_t align_;
+        /* Aligned like malloc's memory, so a caller may read any type in
+         * place; the union first, so the struct is 32 bytes, not 48. */
+        _Alignas(max_align_t) unsigned char buf[CFUT__INLINE_VALUE];
     } u;
+    size_t len;
 } cfut__value;
 
 static inline const unsigned char *cfut__value_data(const cfut__value *v)

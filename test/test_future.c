@@ -526,6 +526,23 @@ static void test_set_result_copies_data(void)
     future_release(f);
 }
 
+/* The result is aligned like malloc's memory, small (kept inline) or large,
+ * so a caller may read a long double or an __int128 in place. */
+static void test_result_aligned(void)
+{
+    static const size_t sizes[] = {0, 1, 8, 16, 17, 4096};
+    unsigned char buf[4096] = {0};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        future_t *f = future_new();
+        CHECK(f != NULL);
+        CHECK_STATUS(future_set_result(f, buf, sizes[i]), CFUT_OK);
+        const void *data = NULL;
+        CHECK_STATUS(future_result(f, 0, &data, NULL), CFUT_OK);
+        CHECK_EQ((uintptr_t)data % _Alignof(max_align_t), 0);
+        future_release(f);
+    }
+}
+
 /* A big result comes back intact. */
 static void test_large_result(void)
 {
@@ -2202,6 +2219,7 @@ TH_CASES(
     TH_CASE(test_result_with_timeout),
     TH_CASE(test_exception_with_timeout),
     TH_CASE(test_set_result_copies_data),
+    TH_CASE(test_result_aligned),
     TH_CASE(test_large_result),
     TH_CASE(test_empty_result),
     TH_CASE(test_set_result_null_data),
