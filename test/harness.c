@@ -119,6 +119,12 @@ static double env_double(const char *name, double dflt)
     return (*end || v <= 0) ? dflt : v;
 }
 
+double th_scale(void)
+{
+    double m = env_double("CFUT_TEST_TIMEOUT_MULT", 1);
+    return m > 1 ? m : 1;
+}
+
 static bool selected(int argc, char **argv, const char *name)
 {
     if (argc <= 1)

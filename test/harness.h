@@ -43,6 +43,13 @@ int th_main(int argc, char **argv, const th_case *cases, size_t n);
                        sizeof th_cases_ / sizeof th_cases_[0]);                \
     }
 
+/* The slow-down factor, CFUT_TEST_TIMEOUT_MULT (10 under valgrind), at
+ * least 1. Waits that would mean a hang scale with it. */
+double th_scale(void);
+/* How long anything may take before a case calls it a hang: well below the
+ * case's own timeout, so the hang is reported at the line that waited. */
+#define TH_LONG_WAIT (15.0 * th_scale())
+
 /* Ends the current case as failed, after printing where and why. */
 _Noreturn void th_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -35,17 +35,6 @@
 
 /* ---- time and backends -------------------------------------------------- */
 
-/* The harness's slow-down factor (10 under valgrind). */
-static double scale(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double v = s ? strtod(s, NULL) : 1;
-    return v >= 1 ? v : 1;
-}
-
-/* How long anything may take before we call it a hang. */
-#define LONG_WAIT (15.0 * scale())
-
 typedef struct be {
     executor_kind kind;
     executor_start start;
@@ -119,7 +108,7 @@ static void expect_bytes(future_t *f, const void *want, size_t size, const char 
     size_t len = 0;
     if (!f)
         th_fail(file, line, "%s: NULL future", what);
-    int st = future_result(f, LONG_WAIT, &data, &len);
+    int st = future_result(f, TH_LONG_WAIT, &data, &len);
     if (st != CFUT_OK)
         th_fail(file, line, "%s: %s, message \"%s\"", what, cfut_status_name(st),
                 future_error_message(f) ? future_error_message(f) : "(null)");
@@ -142,7 +131,7 @@ static void expect_fail(future_t *f, int status, const char *file, int line, con
 {
     if (!f)
         th_fail(file, line, "%s: NULL future", what);
-    if (future_wait(f, LONG_WAIT) != CFUT_OK)
+    if (future_wait(f, TH_LONG_WAIT) != CFUT_OK)
         th_fail(file, line, "%s: not done", what);
     int st = future_status(f);
     const char *msg = future_error_message(f);
@@ -208,7 +197,7 @@ static void xgate_free(xgate *g)
 /* Waits until a gated task has started. */
 static void xgate_started(xgate *g)
 {
-    double deadline = th_now() + LONG_WAIT;
+    double deadline = th_now() + TH_LONG_WAIT;
     for (;;) {
         char c;
         ssize_t n = read(g->sfd, &c, 1);
@@ -217,7 +206,7 @@ static void xgate_started(xgate *g)
         CHECK(n < 0 && (errno == EAGAIN || errno == EINTR));
         double left = deadline - th_now();
         if (left <= 0)
-            th_fail(__FILE__, __LINE__, "no gated task started within %.0f s", LONG_WAIT);
+            th_fail(__FILE__, __LINE__, "no gated task started within %.0f s", TH_LONG_WAIT);
         struct pollfd p = {g->sfd, POLLIN, 0};
         poll(&p, 1, (int)(left * 1000) + 1);
     }
@@ -798,7 +787,7 @@ static void output_buffers(be b)
     /* An absurd size fails the call (never runs it), it does not try to
      * allocate 8 GiB. */
     future_t *f = executor_call(ex, (cfut_fn)o_fill, "i:io", 1, (size_t)1 << 33);
-    CHECK_STATUS(future_wait(f, LONG_WAIT), CFUT_OK);
+    CHECK_STATUS(future_wait(f, TH_LONG_WAIT), CFUT_OK);
     CHECK(future_status(f) != CFUT_OK);
     CHECK_CONTAINS(future_error_message(f), "output buffer");
     future_release(f);
@@ -872,7 +861,7 @@ static void shared_library(be b)
     w = msqrt(INFINITY);
     EXPECT_BYTES(executor_call(ex, (cfut_fn)msqrt, "d:d", INFINITY), &w, 8);
     future_t *f = executor_call(ex, (cfut_fn)msqrt, "d:d", -1.0);
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &w, sizeof w), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &w, sizeof w), CFUT_OK);
     CHECK(isnan(w));
     future_release(f);
     w = 1024.0;

@@ -537,13 +537,6 @@ static int settled_threads(void)
  * times what it needs. */
 enum { ITER_TIMEOUT = 5 };
 
-static double timeout_mult(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double m = s ? atof(s) : 1;
-    return m > 0 ? m : 1;
-}
-
 /* One run in a fresh child: arm the nth failure, run, check that nothing is
  * left. Returns the child's wait status. */
 static int run_once(void (*workload)(const void *), const void *cfg, int kind, long n)
@@ -554,7 +547,7 @@ static int run_once(void (*workload)(const void *), const void *cfg, int kind, l
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        alarm((unsigned)(ITER_TIMEOUT * timeout_mult())); /* a hang names its n */
+        alarm((unsigned)(ITER_TIMEOUT * th_scale())); /* a hang names its n */
         int fds = count_fds();
         arm(kind, n);
         workload(cfg);
@@ -577,7 +570,7 @@ static void describe(int st, char *buf, size_t len)
     if (WIFEXITED(st))
         snprintf(buf, len, "exit status %d", WEXITSTATUS(st));
     else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-        snprintf(buf, len, "hung (no end in %.0f s)", ITER_TIMEOUT * timeout_mult());
+        snprintf(buf, len, "hung (no end in %.0f s)", ITER_TIMEOUT * th_scale());
     else
         snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
 }
@@ -791,7 +784,7 @@ static void low_nofile(void)
             pid_t pid = fork();
             CHECK(pid >= 0);
             if (pid == 0) {
-                alarm((unsigned)(ITER_TIMEOUT * timeout_mult()));
+                alarm((unsigned)(ITER_TIMEOUT * th_scale()));
                 struct rlimit lim = {(rlim_t)(base + extra), old.rlim_max};
                 CHECK_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
                 executor_workload(cfgs[c]);

@@ -91,15 +91,8 @@ static int task_gated(cfut_task *t, const void *arg, size_t len)
     return cfut_return(t, &a.value, sizeof a.value);
 }
 
-static double mult(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double m = s ? atof(s) : 1;
-    return m > 0 ? m : 1;
-}
-
-/* How long a child may take: its own waits are 3 * mult() at most. */
-static double child_limit(void) { return 2 + 4 * mult(); }
+/* How long a child may take: its own waits are 3 * th_scale() at most. */
+static double child_limit(void) { return 2 + 4 * th_scale(); }
 
 /* fork() with flushed stdio. The parent kills a child it cannot reap in
  * child_limit() (see reap_child); the child's own alarm (alarms are not
@@ -212,7 +205,7 @@ static void test_fork_busy_pool(void)
         CHECK_EQ(atomic_load(&cb_calls), 1);
         future_t *pending[2] = { running, queued };
         for (int i = 0; i < 2; i++) {
-            CHECK_STATUS(future_wait(pending[i], 3 * mult()), CFUT_OK);
+            CHECK_STATUS(future_wait(pending[i], 3 * th_scale()), CFUT_OK);
             CHECK(future_done(pending[i]));
             CHECK_STATUS(future_status(pending[i]), CFUT_EBROKEN);
             CHECK_STATUS(future_result(pending[i], 0, NULL, NULL), CFUT_EBROKEN);
@@ -222,7 +215,7 @@ static void test_fork_busy_pool(void)
         CHECK_EQ(result_int(done), 16);
         /* Submitting to the inherited executor: broken. */
         future_t *f = submit(ex, task_count_run, NULL, 0);
-        CHECK_STATUS(future_wait(f, 3 * mult()), CFUT_OK);
+        CHECK_STATUS(future_wait(f, 3 * th_scale()), CFUT_OK);
         CHECK_STATUS(future_status(f), CFUT_EBROKEN);
         future_release(f);
         /* No worker here; shutdown with WAIT and free return at once (there
@@ -276,7 +269,7 @@ static void test_fork_idle_pool(void)
     pid_t pid = fork_child();
     if (pid == 0) {
         f = submit(ex, task_double, &x, sizeof x);
-        CHECK_STATUS(future_wait(f, 3 * mult()), CFUT_OK);
+        CHECK_STATUS(future_wait(f, 3 * th_scale()), CFUT_OK);
         CHECK_STATUS(future_status(f), CFUT_EBROKEN);
         future_release(f);
         executor_free(ex);
@@ -298,7 +291,7 @@ static void test_fork_unstarted_pool(void)
     if (pid == 0) {
         int x = 1;
         future_t *f = submit(ex, task_double, &x, sizeof x);
-        CHECK_STATUS(future_wait(f, 3 * mult()), CFUT_OK);
+        CHECK_STATUS(future_wait(f, 3 * th_scale()), CFUT_OK);
         /* Either it is inherited-and-broken, or it may start its workers
          * here: both are sound for a pool with no thread yet. */
         int st = future_status(f);
@@ -423,7 +416,7 @@ static void test_fork_twice(void)
         pid_t gpid = fork_child();
         if (gpid == 0) {
             f = submit(mine, task_double, &x, sizeof x);
-            CHECK_STATUS(future_wait(f, 3 * mult()), CFUT_OK);
+            CHECK_STATUS(future_wait(f, 3 * th_scale()), CFUT_OK);
             CHECK_STATUS(future_status(f), CFUT_EBROKEN);
             future_release(f);
             executor_free(mine);
@@ -478,7 +471,7 @@ static void test_fork_while_future_in_use(void)
     for (int i = 0; i < forks; i++) {
         pid_t pid = fork_child();
         if (pid == 0) {
-            CHECK_STATUS(future_wait(queued, 3 * mult()), CFUT_OK);
+            CHECK_STATUS(future_wait(queued, 3 * th_scale()), CFUT_OK);
             CHECK_STATUS(future_status(queued), CFUT_EBROKEN);
             child_pass();
         }
@@ -513,7 +506,7 @@ static void test_fork_while_tasks_complete(void)
             fs[i] = submit(ex, task_double, &i, sizeof i);
         pid_t pid = fork_child();
         if (pid == 0) {
-            int rc = futures_wait(fs, N, 3 * mult(), FUTURES_ALL_COMPLETED);
+            int rc = futures_wait(fs, N, 3 * th_scale(), FUTURES_ALL_COMPLETED);
             if (rc != CFUT_OK) {
                 for (int i = 0; i < N; i++)
                     if (!future_done(fs[i]))

@@ -47,17 +47,6 @@
 
 /* ---- time and backends -------------------------------------------------- */
 
-/* The harness's slow-down factor (10 under valgrind). */
-static double scale(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double v = s ? strtod(s, NULL) : 1;
-    return v >= 1 ? v : 1;
-}
-
-/* How long anything may take before we call it a hang. */
-#define LONG_WAIT (15.0 * scale())
-
 typedef struct be {
     executor_kind kind;
 } be;
@@ -138,7 +127,7 @@ static void xgate_free(xgate *g)
 /* Waits for the next start report; returns the item's value. */
 static int xgate_started(xgate *g)
 {
-    double deadline = th_now() + LONG_WAIT;
+    double deadline = th_now() + TH_LONG_WAIT;
     for (;;) {
         int32_t v;
         ssize_t n = read(g->sfd, &v, sizeof v);
@@ -147,7 +136,7 @@ static int xgate_started(xgate *g)
         CHECK(n < 0 && (errno == EAGAIN || errno == EINTR));
         double left = deadline - th_now();
         if (left <= 0)
-            th_fail(__FILE__, __LINE__, "no item started within %.0f s", LONG_WAIT);
+            th_fail(__FILE__, __LINE__, "no item started within %.0f s", TH_LONG_WAIT);
         struct pollfd p = {g->sfd, POLLIN, 0};
         poll(&p, 1, (int)(left * 1000) + 1);
     }
@@ -773,7 +762,7 @@ static void map_task_timeout(be b)
     executor_options eo;
     memset(&eo, 0, sizeof eo);
     eo.max_workers = 1;
-    eo.task_timeout = 0.2 * scale();
+    eo.task_timeout = 0.2 * th_scale();
     executor_t *ex = NULL;
     CHECK_STATUS(executor_new(&ex, b.kind, &eo), CFUT_OK);
     enum { N = 6 };
@@ -825,7 +814,7 @@ static void map_timeout(be b)
     mitem in[N];
     for (int i = 0; i < N; i++)
         in[i] = item(&g, i, i == 2 ? OP_GATE_BOUNDED : OP_OK);
-    double timeout = 0.3 * scale();
+    double timeout = 0.3 * th_scale();
     cfut_map_options o = {.chunksize = 1, .timeout = timeout};
     int64_t out[N];
     int st[N];
@@ -841,7 +830,7 @@ static void map_timeout(be b)
     for (int i = 3; i < N; i++)
         CHECK_STATUS(st[i], CFUT_ECANCELLED);
     CHECK(took >= timeout - 0.01);
-    if (took > timeout + 2 * scale())
+    if (took > timeout + 2 * th_scale())
         th_fail(__FILE__, __LINE__, "executor_map took %.2f s with a %.2f s deadline", took,
                 timeout);
     xgate_open(&g, 1);
@@ -870,7 +859,7 @@ static void map_timeout_lazy(be b)
     mitem in[N];
     for (int i = 0; i < N; i++)
         in[i] = item(&g, i, i == 2 ? OP_GATE_BOUNDED : OP_OK);
-    double timeout = 0.3 * scale();
+    double timeout = 0.3 * th_scale();
     cfut_map_options o = {.chunksize = 1, .timeout = timeout};
     double t0 = th_now();
     cfut_map *m = start(ex, task_item, in, N, sizeof(mitem), &o);
@@ -908,7 +897,7 @@ static void map_timeout_buffersize(be b)
     mitem in[N];
     for (int i = 0; i < N; i++)
         in[i] = item(&g, i, i == 0 ? OP_GATE_BOUNDED : OP_OK);
-    double timeout = 0.2 * scale();
+    double timeout = 0.2 * th_scale();
     cfut_map_options o = {.chunksize = 1, .buffersize = 4, .timeout = timeout};
     int64_t out[N];
     int st[N];
@@ -941,7 +930,7 @@ static void map_timeout_unordered(be b)
     mitem in[N];
     for (int i = 0; i < N; i++)
         in[i] = item(&g, i, i == 1 ? OP_GATE_BOUNDED : OP_OK);
-    cfut_map_options o = {.chunksize = 1, .timeout = 0.2 * scale(), .unordered = true};
+    cfut_map_options o = {.chunksize = 1, .timeout = 0.2 * th_scale(), .unordered = true};
     int64_t out[N];
     int st[N];
     CHECK_STATUS(executor_map(ex, task_item, in, N, sizeof(mitem), out, sizeof *out, st, &o),
@@ -979,7 +968,7 @@ static void map_timeout_waited_not_started(be b)
     mitem in[N];
     for (int i = 0; i < N; i++)
         in[i] = item(&g, i, OP_OK);
-    cfut_map_options o = {.chunksize = 1, .timeout = 0.2 * scale()};
+    cfut_map_options o = {.chunksize = 1, .timeout = 0.2 * th_scale()};
     cfut_map *m = start(ex, task_item, in, N, sizeof(mitem), &o);
     NEXT_FAIL(m, 0, CFUT_ETIMEDOUT);
     int code = -1;
@@ -993,7 +982,7 @@ static void map_timeout_waited_not_started(be b)
     CHECK_EQ(code, 0);
     cfut_map_close(m);
     xgate_open(&g, 1);
-    CHECK_STATUS(future_wait(busy, LONG_WAIT), CFUT_OK);
+    CHECK_STATUS(future_wait(busy, TH_LONG_WAIT), CFUT_OK);
     future_release(busy);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[100] = {false};
@@ -1025,7 +1014,7 @@ static void close_promptly(cfut_map *m)
     closer c = {.m = m};
     th_gate_init(&c.closed);
     th_thread *t = th_spawn(close_thread, &c);
-    if (!th_gate_timedwait(&c.closed, LONG_WAIT))
+    if (!th_gate_timedwait(&c.closed, TH_LONG_WAIT))
         th_fail(__FILE__, __LINE__, "cfut_map_close blocked while a chunk was running");
     th_join(t);
     th_gate_destroy(&c.closed);
@@ -1776,7 +1765,7 @@ static void pull_timeout(be b)
     xgate g;
     xgate_init(&g);
     gated_stream gs = {.g = &g, .consumer = pthread_self()};
-    cfut_map_options o = {.chunksize = 1, .buffersize = 3, .timeout = 0.2 * scale()};
+    cfut_map_options o = {.chunksize = 1, .buffersize = 3, .timeout = 0.2 * th_scale()};
     cfut_map *m = executor_map_pull(ex, task_item, gated_source, &gs, sizeof(mitem), &o);
     CHECK(m != NULL);
     CHECK_EQ(gs.next, 3);

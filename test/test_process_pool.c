@@ -51,20 +51,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- time --------------------------------------------------------------- */
-
-/* The harness's slow-down factor (10 under valgrind). */
-static double scale(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double v = s ? strtod(s, NULL) : 1;
-    return v >= 1 ? v : 1;
-}
-
-/* How long anything may take before we call it a hang (below the case's
- * own 30 s alarm, so a hang is reported at the line that waited). */
-#define LONG_WAIT (15.0 * scale())
-
 /* ---- start methods ------------------------------------------------------ */
 
 static void skip_fork_under_tsan(void)
@@ -332,7 +318,7 @@ static void xgate_free(xgate *g)
 #define XGATE_STARTED(g) xgate_started((g), __FILE__, __LINE__)
 static pid_t xgate_started(xgate *g, const char *file, int line)
 {
-    double deadline = th_now() + LONG_WAIT;
+    double deadline = th_now() + TH_LONG_WAIT;
     for (;;) {
         int32_t pid;
         ssize_t n = read(g->sfd, &pid, sizeof pid);
@@ -342,7 +328,7 @@ static pid_t xgate_started(xgate *g, const char *file, int line)
             th_fail(file, line, "reading the started FIFO: %zd (%s)", n, strerror(errno));
         double left = deadline - th_now();
         if (left <= 0)
-            th_fail(file, line, "no gated task started within %.0f s", LONG_WAIT);
+            th_fail(file, line, "no gated task started within %.0f s", TH_LONG_WAIT);
         struct pollfd p = {g->sfd, POLLIN, 0};
         poll(&p, 1, (int)(left * 1000) + 1);
     }
@@ -758,19 +744,19 @@ static void release_all(future_t **fs, size_t n)
         future_release(fs[i]);
 }
 
-#define WAIT_DONE(f) CHECK_STATUS(future_wait((f), LONG_WAIT), CFUT_OK)
+#define WAIT_DONE(f) CHECK_STATUS(future_wait((f), TH_LONG_WAIT), CFUT_OK)
 
 static int result_int(future_t *f)
 {
     int32_t v = INT32_MIN;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &v, sizeof v), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &v, sizeof v), CFUT_OK);
     return v;
 }
 
 static vp result_vp(future_t *f)
 {
     vp r = {-1, -1};
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &r, sizeof r), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
     return r;
 }
 
@@ -849,7 +835,7 @@ static bool death_watch_ok(executor_start m)
         char verdict = 'n';
         if (executor_new(&ex, EXECUTOR_PROCESSES, &o) == CFUT_OK) {
             future_t *f = executor_submit(ex, task_pid, NULL, 0);
-            future_wait(f, 3 * scale());
+            future_wait(f, 3 * th_scale());
             future_release(f);
             executor_shutdown(ex, 0);
             double deadline = th_now() + 3;
@@ -874,7 +860,7 @@ static bool death_watch_ok(executor_start m)
     int st;
     waitpid(child, &st, 0);
     /* Its workers (killed with it) may linger for a moment. */
-    double deadline = th_now() + LONG_WAIT;
+    double deadline = th_now() + TH_LONG_WAIT;
     while (others(NULL, true) > 0 && th_now() < deadline)
         usleep(1000);
     return verdict == 'y';
@@ -928,7 +914,7 @@ static void no_pidfd(executor_start m)
     gate_arg a = gated(NULL, 0, ACT_EXIT3);
     future_t *f = submit(ex, task_gated, &a, sizeof a);
     future_t *after = submit(ex, task_pid, NULL, 0);
-    if (future_wait(f, 5 * scale()) != CFUT_OK) {
+    if (future_wait(f, 5 * th_scale()) != CFUT_OK) {
         executor_shutdown(ex, EXECUTOR_KILL);
         th_fail(__FILE__, __LINE__, "without pidfd_open the pool never sees its worker "
                 "exit: the task stays running (and executor_free would hang)");
@@ -937,7 +923,7 @@ static void no_pidfd(executor_start m)
     CHECK_EXIT3(future_error_message(f), m);
     CHECK(result_int(after) != p);
     CHECK_STATUS(executor_shutdown(ex, 0), CFUT_OK);
-    double deadline = th_now() + 5 * scale();
+    double deadline = th_now() + 5 * th_scale();
     while (stats(ex).workers != 0) {
         if (th_now() > deadline)
             th_fail(__FILE__, __LINE__, "without pidfd_open shutdown never sees the workers "
@@ -969,20 +955,20 @@ static void submit_result(executor_start m)
     memset(buf, 'x', sizeof buf); /* copied: the caller may reuse it at once */
     const void *data = NULL;
     size_t len = 0;
-    CHECK_STATUS(future_result(f2, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f2, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK_EQ(len, 16);
     CHECK_STR((const char *)data, "original");
 
     future_t *f3 = submit(ex, task_arg_info, NULL, 0);
     arg_info ai = {99, 0, 0};
-    CHECK_STATUS(future_result_copy(f3, LONG_WAIT, &ai, sizeof ai), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f3, TH_LONG_WAIT, &ai, sizeof ai), CFUT_OK);
     CHECK_EQ(ai.len, 0);
     CHECK(ai.arg_non_null);
 
     future_t *f4 = submit(ex, task_nothing, NULL, 0);
     data = NULL;
     len = 99;
-    CHECK_STATUS(future_result(f4, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f4, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK(data != NULL);
     CHECK_EQ(len, 0);
     CHECK(future_done(f4) && !future_running(f4) && !future_cancelled(f4));
@@ -1024,7 +1010,7 @@ static void task_errors(executor_start m)
 
     fail_arg a = {FAIL_CFUT_FAIL, 42};
     future_t *f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_ETASK);
     CHECK(data == NULL);
     CHECK_EQ(len, 0);
     CHECK_EQ(future_error_code(f), 42);
@@ -1035,7 +1021,7 @@ static void task_errors(executor_start m)
     snprintf(want, sizeof want, " [worker pid %ld]", (long)pid);
     a = (fail_arg){FAIL_RETURN, 5};
     f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
     CHECK_EQ(future_error_code(f), 5);
     CHECK_CONTAINS(future_error_message(f), "task returned 5");
     CHECK(ends_with(future_error_message(f), want));
@@ -1043,14 +1029,14 @@ static void task_errors(executor_start m)
 
     a = (fail_arg){FAIL_CODE_ZERO, 0};
     f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
     CHECK_EQ(future_error_code(f), 0);
     CHECK_CONTAINS(future_error_message(f), "failed with code zero");
     future_release(f);
 
     a = (fail_arg){FAIL_NULL_FMT, 7};
     f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
     CHECK_EQ(future_error_code(f), 7);
     CHECK(future_error_message(f) != NULL);
     future_release(f);
@@ -1058,7 +1044,7 @@ static void task_errors(executor_start m)
     a = (fail_arg){FAIL_AFTER_RETURN, 8};
     f = submit(ex, task_fail, &a, sizeof a);
     data = (const void *)&want;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_ETASK);
     CHECK(data == NULL);
     CHECK_EQ(future_error_code(f), 8);
     CHECK_CONTAINS(future_error_message(f), "failed after a result");
@@ -1066,14 +1052,14 @@ static void task_errors(executor_start m)
 
     a = (fail_arg){FAIL_THEN_ZERO, 9};
     f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
     CHECK_EQ(future_error_code(f), 9);
     CHECK_CONTAINS(future_error_message(f), "failed, then returned 0");
     future_release(f);
 
     a = (fail_arg){RETURN_TWICE, 0};
     f = submit(ex, task_fail, &a, sizeof a);
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK_EQ(len, 8);
     CHECK_STR((const char *)data, "second!");
     future_release(f);
@@ -1123,7 +1109,7 @@ static void crash_case(executor_start m, int act)
 
     const void *data = (const void *)&g;
     size_t len = 99;
-    CHECK_STATUS(future_result(crasher, LONG_WAIT, &data, &len), CFUT_EWORKER);
+    CHECK_STATUS(future_result(crasher, TH_LONG_WAIT, &data, &len), CFUT_EWORKER);
     CHECK(data == NULL);
     CHECK_EQ(len, 0);
     CHECK_EQ(future_error_code(crasher), 0);
@@ -1207,7 +1193,7 @@ static void hook_case(executor_start m, const char *stage)
     }
     long pids[N];
     for (int i = 0; i < N; i++) {
-        CHECK_STATUS(future_result(fs[i], LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+        CHECK_STATUS(future_result(fs[i], TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
         const char *msg = future_error_message(fs[i]);
         CHECK_CONTAINS(msg, "was killed by signal 6 (ABRT) while running the task");
         pids[i] = msg_pid(msg);
@@ -1262,7 +1248,7 @@ static void crash_hook_large(executor_start m)
             submit(ex, task_pid, NULL, 0),
         };
         for (int i = 0; i < 4; i++) {
-            if (future_wait(fs[i], LONG_WAIT) != CFUT_OK)
+            if (future_wait(fs[i], TH_LONG_WAIT) != CFUT_OK)
                 th_fail(__FILE__, __LINE__, "stage %s: future %d hangs", stages[k], i);
             CHECK_STATUS(future_status(fs[i]), CFUT_EWORKER);
             CHECK_CONTAINS(future_error_message(fs[i]), "signal 6 (ABRT)");
@@ -1290,7 +1276,7 @@ static void crash_hook_init(executor_start m)
     for (int32_t i = 0; i < N; i++)
         fs[i] = submit(ex, task_double_pid, &i, sizeof i);
     for (int i = 0; i < N; i++) {
-        CHECK_STATUS(future_result(fs[i], LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
+        CHECK_STATUS(future_result(fs[i], TH_LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
         CHECK_CONTAINS(future_error_message(fs[i]), "died while starting");
         CHECK_CONTAINS(future_error_message(fs[i]), "signal 6 (ABRT)");
         CHECK_EQ(future_error_code(fs[i]), 0);
@@ -1321,7 +1307,7 @@ static void task_timeout(executor_start m)
     xgate g;
     xgate_init(&g);
     executor_options o = popts(m, 1);
-    o.task_timeout = 0.5 * scale();
+    o.task_timeout = 0.5 * th_scale();
     executor_t *ex = pool_new(&o);
     future_t *slow = submit_gated(ex, &g, 1, ACT_RETURN); /* never let go */
     enum { N = 3 };
@@ -1330,7 +1316,7 @@ static void task_timeout(executor_start m)
         quick[i] = submit(ex, task_double_pid, &i, sizeof i);
     pid_t p = XGATE_STARTED(&g);
 
-    CHECK_STATUS(future_result(slow, LONG_WAIT, NULL, NULL), CFUT_EDEADLINE);
+    CHECK_STATUS(future_result(slow, TH_LONG_WAIT, NULL, NULL), CFUT_EDEADLINE);
     CHECK_EQ(future_error_code(slow), 0);
     CHECK_CONTAINS(future_error_message(slow), "task_timeout");
     char want[64];
@@ -1375,7 +1361,7 @@ static void max_tasks_per_worker(executor_start m)
     CHECK_EQ(run_pid(ex), p1);
     pid_t p4 = run_pid(ex);
     CHECK(p4 != p1);
-    CHECK(wait_gone(p1, LONG_WAIT));
+    CHECK(wait_gone(p1, TH_LONG_WAIT));
     CHECK_EQ(run_pid(ex), p4);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     executor_stats s = stats(ex);
@@ -1554,7 +1540,7 @@ static void max_tasks_cancelled_backlog(executor_start m)
             xgate_open(&g, 1); /* it finishes and retires */
             CHECK_EQ(result_vp(fs[0]).value, 0);
         } else { /* SIGTERM stops it; the gate stays shut */
-            CHECK_STATUS(future_result(fs[0], LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+            CHECK_STATUS(future_result(fs[0], TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
         }
         CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
         executor_stats s = stats(ex);
@@ -1600,14 +1586,14 @@ static void initializer(executor_start m)
     xgate_open(&g, 2);
     for (int i = 0; i < 2; i++) {
         init_report r;
-        CHECK_STATUS(future_result_copy(gf[i], LONG_WAIT, &r, sizeof r), CFUT_OK);
+        CHECK_STATUS(future_result_copy(gf[i], TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
         check_init_report(&r, initarg);
         CHECK(r.pid == p0 || r.pid == p1);
     }
     for (int i = 0; i < 6; i++) {
         future_t *f = submit(ex, task_init_report, NULL, 0);
         init_report r;
-        CHECK_STATUS(future_result_copy(f, LONG_WAIT, &r, sizeof r), CFUT_OK);
+        CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
         check_init_report(&r, initarg);
         future_release(f);
     }
@@ -1623,7 +1609,7 @@ static void initializer(executor_start m)
     for (int i = 0; i < 3; i++) {
         future_t *f = submit(ex, task_init_report, NULL, 0);
         init_report r;
-        CHECK_STATUS(future_result_copy(f, LONG_WAIT, &r, sizeof r), CFUT_OK);
+        CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
         check_init_report(&r, initarg);
         CHECK(r.pid != last);
         last = r.pid;
@@ -1650,7 +1636,7 @@ static void initializer_fails(executor_start m)
     for (int32_t i = 0; i < N; i++)
         fs[i] = submit(ex, task_double_pid, &i, sizeof i);
     for (int i = 0; i < N; i++) {
-        CHECK_STATUS(future_result(fs[i], LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
+        CHECK_STATUS(future_result(fs[i], TH_LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
         CHECK_EQ(future_error_code(fs[i]), 17);
         CHECK_CONTAINS(future_error_message(fs[i]), "init exploded 9");
     }
@@ -1671,7 +1657,7 @@ static void initializer_fails(executor_start m)
     o.initializer = init_return23;
     ex = pool_new(&o);
     future_t *f = submit(ex, task_pid, NULL, 0);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
     CHECK_EQ(future_error_code(f), 23);
     CHECK_CONTAINS(future_error_message(f), "23");
     future_release(f);
@@ -1696,7 +1682,7 @@ static void initializer_crashes(executor_start m)
     executor_t *ex = pool_new(&o);
     future_t *fs[2] = {submit(ex, task_pid, NULL, 0), submit(ex, task_pid, NULL, 0)};
     for (int i = 0; i < 2; i++) {
-        CHECK_STATUS(future_result(fs[i], LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
+        CHECK_STATUS(future_result(fs[i], TH_LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
         CHECK_CONTAINS(future_error_message(fs[i]), "died while starting");
         CHECK_CONTAINS(future_error_message(fs[i]), "signal 11 (SEGV)");
     }
@@ -1931,7 +1917,7 @@ static void force_shutdown_case(executor_start m, unsigned flag, int sig, const 
     char want[64];
     snprintf(want, sizeof want, "signal %d (%s)", sig, abbrev);
     for (int i = 0; i < 2; i++) {
-        CHECK_STATUS(future_result(running[i], LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+        CHECK_STATUS(future_result(running[i], TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
         const char *msg = future_error_message(running[i]);
         CHECK_CONTAINS(msg, want);
         long p = msg_pid(msg);
@@ -1987,7 +1973,7 @@ static void shutdown_terminate_then_kill(executor_start m)
     CHECK(!future_done(f));
     CHECK(proc_alive(p));
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_KILL), CFUT_OK);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
     CHECK_CONTAINS(future_error_message(f), "signal 9 (KILL)");
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     CHECK(!proc_alive(p));
@@ -2014,7 +2000,7 @@ static void shutdown_terminate_survivor(executor_start m)
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_TERMINATE), CFUT_OK);
     CHECK(!future_done(f));
     xgate_open(&g, 1); /* the task returns normally */
-    int st = future_wait(f, 5 * scale());
+    int st = future_wait(f, 5 * th_scale());
     if (st != CFUT_OK) {
         /* The bug c114164 fixed (frames from a doomed worker were dropped).
          * Free the case from the hang before failing it. */
@@ -2107,7 +2093,7 @@ static void shutdown_broken(executor_start m)
         o.initializer = init_fail;
         executor_t *ex = pool_new(&o);
         future_t *f = submit(ex, task_pid, NULL, 0);
-        CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
+        CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_EBROKEN);
         future_release(f);
         CHECK_STATUS(executor_shutdown(ex, flagsets[i]), CFUT_OK);
         CHECK_STATUS(executor_shutdown(ex, flagsets[i]), CFUT_OK);
@@ -2123,7 +2109,7 @@ static void shutdown_broken(executor_start m)
         executor_t *ex = pool(m, 1);
         gate_arg a = gated(NULL, 0, ACT_EXIT3);
         future_t *f = submit(ex, task_gated, &a, sizeof a);
-        CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+        CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
         future_release(f);
         CHECK_STATUS(executor_shutdown(ex, flagsets[i]), CFUT_OK);
         CHECK_STATUS(executor_shutdown(ex, flagsets[i] | EXECUTOR_WAIT), CFUT_OK);
@@ -2277,16 +2263,16 @@ static void large_roundtrip(executor_start m)
 
         const void *data = NULL;
         size_t len = 1;
-        CHECK_STATUS(future_result(echo, LONG_WAIT, &data, &len), CFUT_OK);
+        CHECK_STATUS(future_result(echo, TH_LONG_WAIT, &data, &len), CFUT_OK);
         CHECK(data != NULL);
         CHECK_EQ(len, n);
         if (memcmp(data, want, n) != 0)
             th_fail(__FILE__, __LINE__, "echo of %zu bytes differs", n);
         uint64_t h[2];
-        CHECK_STATUS(future_result_copy(hash, LONG_WAIT, h, sizeof h), CFUT_OK);
+        CHECK_STATUS(future_result_copy(hash, TH_LONG_WAIT, h, sizeof h), CFUT_OK);
         CHECK_EQ(h[1], n);
         CHECK(h[0] == fnv1a(want, n));
-        CHECK_STATUS(future_result(make, LONG_WAIT, &data, &len), CFUT_OK);
+        CHECK_STATUS(future_result(make, TH_LONG_WAIT, &data, &len), CFUT_OK);
         CHECK_EQ(len, n);
         if (memcmp(data, want, n) != 0)
             th_fail(__FILE__, __LINE__, "made result of %zu bytes differs", n);
@@ -2305,7 +2291,7 @@ static void large_roundtrip(executor_start m)
     for (int i = 0; i < N; i++) {
         const void *data = NULL;
         size_t len = 0;
-        CHECK_STATUS(future_result(fs[i], LONG_WAIT, &data, &len), CFUT_OK);
+        CHECK_STATUS(future_result(fs[i], TH_LONG_WAIT, &data, &len), CFUT_OK);
         CHECK_EQ(len, big);
         CHECK(memcmp(data, want, big) == 0);
     }
@@ -2332,7 +2318,7 @@ static void huge_case(executor_start m, size_t n)
     future_t *f = submit(ex, task_echo, want, n);
     const void *data = NULL;
     size_t len = 0;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK_EQ(len, n);
     if (memcmp(data, want, n) != 0)
         th_fail(__FILE__, __LINE__, "echo of %zu bytes differs", n);
@@ -2427,7 +2413,7 @@ static void task_in_module(executor_start m)
     executor_t *ex = pool(m, 1);
     pid_t p = run_pid(ex);
     future_t *f = submit(ex, fn, "A", 1);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
     CHECK_EQ(future_error_code(f), 1000 + 'A');
     char want[64];
     snprintf(want, sizeof want, "task returned %d [worker pid %ld]", 1000 + 'A', (long)p);
@@ -2504,7 +2490,7 @@ static void worker_names(executor_start m)
     future_t *f = submit(ex, task_comm, NULL, 0);
     const void *data;
     size_t len;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK_STR((const char *)data, "pp_0");
     future_release(f);
     pid_t p = run_pid(ex);
@@ -2529,7 +2515,7 @@ static void worker_names(executor_start m)
     o.max_workers = 1;
     ex = pool_new(&o);
     f = submit(ex, task_comm, NULL, 0);
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK_STR((const char *)data, "averyveryvery_0");
     future_release(f);
     executor_free(ex);
@@ -2537,7 +2523,7 @@ static void worker_names(executor_start m)
     o.name_prefix = NULL;
     ex = pool_new(&o);
     f = submit(ex, task_comm, NULL, 0);
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     CHECK(strncmp((const char *)data, "cfut", 4) == 0);
     CHECK(ends_with((const char *)data, "_0"));
     future_release(f);
@@ -2558,7 +2544,7 @@ static void start_method(executor_start m)
     executor_t *ex = pool(m, 1);
     future_t *f = submit(ex, task_origin, NULL, 0);
     origin o;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &o, sizeof o), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &o, sizeof o), CFUT_OK);
     future_release(f);
     char self_exe[256];
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -2592,7 +2578,7 @@ static void test_default_start_is_forkserver(void)
     executor_t *ex = pool(EXECUTOR_START_DEFAULT, 1);
     future_t *f = submit(ex, task_origin, NULL, 0);
     origin o;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &o, sizeof o), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &o, sizeof o), CFUT_OK);
     future_release(f);
     char name[32];
     CHECK(proc_comm(o.ppid, name, sizeof name));
@@ -2623,7 +2609,7 @@ static void die_with_parent(executor_start m)
         future_t *busy = executor_submit(ex, task_gated, &a, sizeof a);
         future_t *f = executor_submit(ex, task_pid, NULL, 0);
         int32_t pid = 0;
-        if (future_result_copy(f, LONG_WAIT, &pid, sizeof pid) != CFUT_OK)
+        if (future_result_copy(f, TH_LONG_WAIT, &pid, sizeof pid) != CFUT_OK)
             _exit(3);
         if (write(pfd[1], &pid, sizeof pid) != (ssize_t)sizeof pid)
             _exit(4);
@@ -2648,14 +2634,14 @@ static void die_with_parent(executor_start m)
     int st = 0;
     CHECK_EQ(waitpid(child, &st, 0), child);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    if (!wait_gone(busy, LONG_WAIT))
+    if (!wait_gone(busy, TH_LONG_WAIT))
         th_fail(__FILE__, __LINE__, "busy worker %ld outlived its parent by %.0f s",
-                (long)busy, LONG_WAIT);
-    if (!wait_gone(idle, LONG_WAIT))
+                (long)busy, TH_LONG_WAIT);
+    if (!wait_gone(idle, TH_LONG_WAIT))
         th_fail(__FILE__, __LINE__, "idle worker %ld outlived its parent by %.0f s",
-                (long)idle, LONG_WAIT);
+                (long)idle, TH_LONG_WAIT);
     /* The forkserver too: nothing alive is left in our group. */
-    double deadline = th_now() + LONG_WAIT;
+    double deadline = th_now() + TH_LONG_WAIT;
     procinfo pi;
     while (others(&pi, true) > 0) {
         if (th_now() > deadline)
@@ -2678,7 +2664,7 @@ static void no_leaks(executor_start m)
         xgate_init(&g);
         executor_options o = popts(m, 2);
         o.max_tasks_per_worker = 2;
-        o.task_timeout = 0.5 * scale();
+        o.task_timeout = 0.5 * th_scale();
         executor_t *ex = pool_new(&o);
         size_t big = (size_t)1 << 20;
         unsigned char *buf = malloc(big);
@@ -2783,7 +2769,7 @@ static void worker_fds(executor_start m)
     future_t *f = submit(ex, task_fds, NULL, 0);
     const void *data;
     size_t len;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     const char *list = data;
     bool ok = count_lines_with(list, "socket:") == 1 && /* its channel */
               count_lines_with(list, "/memfd:cfut-shm") == 1 &&
@@ -2835,7 +2821,7 @@ static void free_beside_fork_pool(executor_start m)
     th_gate_init(&freed);
     void *args[2] = {a, &freed};
     th_thread *th = th_spawn(free_on_thread_signal, args);
-    if (!th_gate_timedwait(&freed, 5 * scale()))
+    if (!th_gate_timedwait(&freed, 5 * th_scale()))
         th_fail(__FILE__, __LINE__, "executor_free of a %s pool hangs while a fork-method "
                 "pool's worker (which inherited its descriptors) lives",
                 m == EXECUTOR_START_FORKSERVER ? "forkserver"
@@ -2865,14 +2851,14 @@ static void stats_counts(executor_start m)
     for (int i = 0; i < 2; i++) {
         fail_arg fa = {FAIL_CFUT_FAIL, i + 1};
         future_t *f = submit(ex, task_fail, &fa, sizeof fa);
-        CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_ETASK);
+        CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_ETASK);
         future_release(f);
     }
     executor_stats s = stats(ex);
     CHECK_EQ(s.workers_started, 1); /* one at a time: one worker was enough */
     gate_arg ab = gated(NULL, 0, ACT_ABORT);
     future_t *f = submit(ex, task_gated, &ab, sizeof ab);
-    CHECK_STATUS(future_result(f, LONG_WAIT, NULL, NULL), CFUT_EWORKER);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
     future_release(f);
     s = stats(ex);
     CHECK_EQ(s.workers_lost, 1);
@@ -2933,8 +2919,8 @@ static void callbacks(executor_start m)
     CHECK_STATUS(future_add_done_callback(f2, cb_record, &r2), CFUT_OK);
     CHECK_EQ(atomic_load(&r1.calls), 0);
     xgate_open(&g, 1);
-    CHECK(th_gate_timedwait(&r1.ran, LONG_WAIT));
-    CHECK(th_gate_timedwait(&r2.ran, LONG_WAIT));
+    CHECK(th_gate_timedwait(&r1.ran, TH_LONG_WAIT));
+    CHECK(th_gate_timedwait(&r2.ran, TH_LONG_WAIT));
     CHECK(!pthread_equal(r1.thread, pthread_self()));
     CHECK_STR(r1.name, "cbx_mgr");
     CHECK_STR(r2.name, "cbx_mgr");
@@ -2988,7 +2974,7 @@ static void wait_process_futures(executor_start m)
     int32_t x = 4;
     future_t *quick = submit(ex, task_double_pid, &x, sizeof x);
     future_t *two[] = {gated_f, quick};
-    CHECK_STATUS(futures_wait(two, 2, LONG_WAIT, FUTURES_FIRST_COMPLETED), CFUT_OK);
+    CHECK_STATUS(futures_wait(two, 2, TH_LONG_WAIT, FUTURES_FIRST_COMPLETED), CFUT_OK);
     CHECK(future_done(quick));
     CHECK(!future_done(gated_f));
     CHECK_STATUS(futures_wait(&gated_f, 1, 0.05, FUTURES_ALL_COMPLETED), CFUT_ETIMEDOUT);
@@ -2997,13 +2983,13 @@ static void wait_process_futures(executor_start m)
     gate_arg ab = gated(NULL, 0, ACT_ABORT);
     future_t *crashed = submit(ex, task_gated, &ab, sizeof ab);
     future_t *ex2[] = {gated_f, crashed};
-    CHECK_STATUS(futures_wait(ex2, 2, LONG_WAIT, FUTURES_FIRST_EXCEPTION), CFUT_OK);
+    CHECK_STATUS(futures_wait(ex2, 2, TH_LONG_WAIT, FUTURES_FIRST_EXCEPTION), CFUT_OK);
     CHECK_STATUS(future_status(crashed), CFUT_EWORKER);
     CHECK(!future_done(gated_f));
     future_t *all[] = {gated_f, quick, crashed, quick};
     CHECK_STATUS(futures_wait(all, 4, 0, FUTURES_ALL_COMPLETED), CFUT_ETIMEDOUT);
     xgate_open(&g, 1);
-    CHECK_STATUS(futures_wait(all, 4, LONG_WAIT, FUTURES_ALL_COMPLETED), CFUT_OK);
+    CHECK_STATUS(futures_wait(all, 4, TH_LONG_WAIT, FUTURES_ALL_COMPLETED), CFUT_OK);
     CHECK_EQ(result_vp(gated_f).value, 1);
     CHECK_EQ(result_vp(quick).value, 8);
     future_release(gated_f);
@@ -3051,8 +3037,8 @@ static void as_completed_process_futures(executor_start m)
     for (int k = 0; k < 3; k++) {
         xgate_open(&g, 1); /* exactly one more task finishes */
         p.revents = 0;
-        CHECK_EQ(poll(&p, 1, (int)(LONG_WAIT * 1000)), 1);
-        CHECK_STATUS(futures_next(it, LONG_WAIT, &out), CFUT_OK);
+        CHECK_EQ(poll(&p, 1, (int)(TH_LONG_WAIT * 1000)), 1);
+        CHECK_STATUS(futures_next(it, TH_LONG_WAIT, &out), CFUT_OK);
         int which = -1;
         for (int i = 0; i < 3; i++)
             if (out == gf[i])

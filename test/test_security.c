@@ -32,15 +32,6 @@
 
 #include "wire.h"
 
-/* The harness's slow-down factor (10 under valgrind). */
-static double scale(void)
-{
-    const char *s = getenv("CFUT_TEST_TIMEOUT_MULT");
-    double v = s ? strtod(s, NULL) : 1;
-    return v >= 1 ? v : 1;
-}
-#define LONG_WAIT (15.0 * scale())
-
 /* A value big enough to travel through shared memory (64 KiB .. 64 MiB). */
 #define BIG ((size_t)256 << 10)
 
@@ -182,7 +173,7 @@ static void parent_cloexec(executor_start m)
     CHECK(futures_iter_fd(it) >= 0);
     for (int i = 0; i < 2; i++) {
         future_t *f = NULL;
-        CHECK_STATUS(futures_next(it, LONG_WAIT, &f), CFUT_OK);
+        CHECK_STATUS(futures_next(it, TH_LONG_WAIT, &f), CFUT_OK);
         CHECK_STATUS(future_status(f), CFUT_OK);
         future_release(f);
     }
@@ -303,7 +294,7 @@ static void worker_fds_exact(executor_start m)
     future_t *f = submit(ex, task_fds, NULL, 0);
     const void *data;
     size_t len;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     fd_view v = view_of(data);
     if (v.n != 5 || !v.std[0] || !v.std[1] || !v.std[2] || v.sockets != 1 || v.memfds != 1 ||
         v.named) {
@@ -351,7 +342,7 @@ static void test_forkserver_fds_exact(void)
     plant(9);
     executor_t *ex = pool(EXECUTOR_START_FORKSERVER);
     future_t *f = submit(ex, task_fds, NULL, 0);
-    CHECK_STATUS(future_wait(f, LONG_WAIT), CFUT_OK);
+    CHECK_STATUS(future_wait(f, TH_LONG_WAIT), CFUT_OK);
     future_release(f);
     long fs = find_child("cfut-forkserver");
     CHECK(fs > 0);
@@ -380,7 +371,7 @@ static void worker_fds_cloexec(executor_start m)
     future_t *f = submit(ex, task_fds, NULL, 0);
     const void *data;
     size_t len;
-    CHECK_STATUS(future_result(f, LONG_WAIT, &data, &len), CFUT_OK);
+    CHECK_STATUS(future_result(f, TH_LONG_WAIT, &data, &len), CFUT_OK);
     fd_view v = view_of(data);
     CHECK_EQ(v.sockets, 1);
     if (!v.cloexec_ok) {
@@ -427,7 +418,7 @@ static void test_shm_other_user(void)
     executor_t *ex = pool(EXECUTOR_START_SPAWN); /* its region is the worker's fd 4 */
     future_t *f = submit(ex, task_pid, NULL, 0);
     int32_t worker = 0;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &worker, sizeof worker), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &worker, sizeof worker), CFUT_OK);
     future_release(f);
     int mine = find_memfd();
     CHECK(mine >= 0);
@@ -492,7 +483,7 @@ static void shm_shrink(executor_start m)
     executor_t *ex = pool(m);
     future_t *f = submit(ex, task_shrink_shm, NULL, 0);
     int32_t e = -1;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &e, sizeof e), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &e, sizeof e), CFUT_OK);
     future_release(f);
     unsigned char *big = malloc(BIG);
     CHECK(big != NULL);
@@ -504,10 +495,10 @@ static void shm_shrink(executor_start m)
     f = submit(ex, task_len, big, BIG);      /* the parent writes the region */
     future_t *g = submit(ex, task_echo, big, BIG); /* the worker writes, the parent reads */
     uint64_t got = 0;
-    int rc = future_result_copy(f, LONG_WAIT, &got, sizeof got);
+    int rc = future_result_copy(f, TH_LONG_WAIT, &got, sizeof got);
     if (rc == CFUT_OK)
         CHECK_EQ(got, want);
-    CHECK_STATUS(future_wait(g, LONG_WAIT), CFUT_OK);
+    CHECK_STATUS(future_wait(g, TH_LONG_WAIT), CFUT_OK);
     const void *data;
     size_t len;
     if (future_result(g, 0, &data, &len) == CFUT_OK)
@@ -517,7 +508,7 @@ static void shm_shrink(executor_start m)
     /* The pool still works. */
     int x = 5, y = 0;
     f = submit(ex, task_echo, &x, sizeof x);
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &y, sizeof y), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &y, sizeof y), CFUT_OK);
     CHECK_EQ(y, 5);
     future_release(f);
     executor_free(ex);
@@ -604,14 +595,14 @@ static void hostile_frames(executor_start m)
     executor_t *ex = pool(m);
     for (int h = 0; h < H_COUNT; h++) {
         future_t *f = submit(ex, task_hostile, &h, sizeof h);
-        CHECK_STATUS(future_wait(f, LONG_WAIT), CFUT_OK);
+        CHECK_STATUS(future_wait(f, TH_LONG_WAIT), CFUT_OK);
         if (future_status(f) != CFUT_ESERIALIZE)
             th_fail(__FILE__, __LINE__, "hostile frame %d: %s: %s", h,
                     cfut_status_name(future_status(f)), future_error_message(f));
         future_release(f);
         int x = h, y = -1;
         f = submit(ex, task_echo, &x, sizeof x);
-        CHECK_STATUS(future_result_copy(f, LONG_WAIT, &y, sizeof y), CFUT_OK);
+        CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &y, sizeof y), CFUT_OK);
         CHECK_EQ(y, h);
         future_release(f);
     }
@@ -639,7 +630,7 @@ static void env_not_inherited(executor_start m)
     executor_t *ex = pool(m);
     future_t *f = submit(ex, task_env, NULL, 0);
     int32_t seen = -1;
-    CHECK_STATUS(future_result_copy(f, LONG_WAIT, &seen, sizeof seen), CFUT_OK);
+    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &seen, sizeof seen), CFUT_OK);
     CHECK_EQ(seen, 0);
     future_release(f);
     executor_free(ex);
