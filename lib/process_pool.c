@@ -1305,17 +1305,15 @@ static bool pp_cancel(executor_t *ex, cfut__task *t)
     return future_cancelled(&t->fut);
 }
 
-/* Under pp->mu: cancels every pipelined task not started yet into cs[]
- * (room for pp->pipelined); returns how many. */
-static size_t cancel_all_held(ppool *pp, cfut__completion *cs)
+/* Under pp->mu: cancels one pipelined task not started yet, into *c; false
+ * if none is left. */
+static bool cancel_one_held(ppool *pp, cfut__completion *c)
 {
-    size_t n = 0;
     for (pworker *w = pp->workers; w; w = w->next)
         for (cfut__task *t = w->task; t; t = t->next)
-            if (!future_done(&t->fut) && !future_running(&t->fut) &&
-                cancel_held(pp, w, t, &cs[n]))
-                n++;
-    return n;
+            if (!future_done(&t->fut) && !future_running(&t->fut) && cancel_held(pp, w, t, c))
+                return true;
+    return false;
 }
 
 static void join_manager(ppool *pp)
@@ -1336,27 +1334,12 @@ static int pp_shutdown(executor_t *ex, unsigned flags)
 {
     ppool *pp = pool_of(ex);
     cfut__task *cancelled = NULL;
-    cfut__completion *cs = NULL;
-    size_t ncs = 0;
     bool cancel = flags & (EXECUTOR_CANCEL_PENDING | EXECUTOR_TERMINATE | EXECUTOR_KILL);
     pthread_mutex_lock(&pp->mu);
-    /* Room to cancel the pipelined tasks too (without it they run). */
-    while (cancel && pp->pipelined > ncs) {
-        size_t want = pp->pipelined;
-        pthread_mutex_unlock(&pp->mu);
-        cfut__free(cs);
-        cs = cfut__calloc(want, sizeof *cs);
-        ncs = cs ? want : 0;
-        pthread_mutex_lock(&pp->mu);
-        if (!cs)
-            break;
-    }
     pp->shutdown = true;
-    if (cancel) {
+    if (cancel)
         cfut__queue_drain(&pp->queue, &cancelled, CFUT__CANCELLED, CFUT_ECANCELLED, 0,
                     "cancelled by executor_shutdown");
-        ncs = cs ? cancel_all_held(pp, cs) : 0;
-    }
     if (flags & EXECUTOR_KILL)
         pp->terminate_sig = SIGKILL;
     else if ((flags & EXECUTOR_TERMINATE) && pp->terminate_sig != SIGKILL)
@@ -1364,9 +1347,18 @@ static int pp_shutdown(executor_t *ex, unsigned flags)
     bool forked = pp->forked;
     pthread_mutex_unlock(&pp->mu);
     cfut__task_list_finish(cancelled);
-    for (size_t i = 0; i < ncs; i++)
-        cfut__future_complete_end(&cs[i]);
-    cfut__free(cs);
+    /* Then the tasks sent ahead, one at a time: each completion ends with
+     * no lock held, and this way needs no memory. The queue is empty, so
+     * none is sent ahead meanwhile; the one a worker starts first runs. */
+    while (cancel) {
+        cfut__completion c;
+        pthread_mutex_lock(&pp->mu);
+        bool one = cancel_one_held(pp, &c);
+        pthread_mutex_unlock(&pp->mu);
+        if (!one)
+            break;
+        cfut__future_complete_end(&c);
+    }
     if (!forked && pp->wakefd >= 0)
         wake(pp);
     if ((flags & EXECUTOR_WAIT) && !forked)
