@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnref.h"
 #include "internal.h"
 #include "process.h"
 
@@ -39,10 +40,12 @@ static void prepare(void)
     pthread_mutex_lock(&registry_mu);
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_prepare(ex);
+    cfut__fnref_fork_prepare(); /* last: a pool's lock may be held around it */
 }
 
 static void parent(void)
 {
+    cfut__fnref_fork_parent();
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_parent(ex);
     pthread_mutex_unlock(&registry_mu);
@@ -56,6 +59,7 @@ _Atomic unsigned cfut__forks;
 static void child(void)
 {
     atomic_fetch_add(&cfut__forks, 1);
+    cfut__fnref_fork_child();
     cfut__task *orphans = NULL;
     for (executor_t *ex = registry; ex; ex = ex->reg_next)
         ex->backend->atfork_child(ex, &orphans);

@@ -35,6 +35,39 @@ static bool in_code(const struct dl_phdr_info *info, uintptr_t addr)
     return false;
 }
 
+/* ---- the loader's list, and fork ------------------------------------------ */
+
+/* dl_iterate_phdr() and dlopen() hold glibc's dl_load_write_lock, which
+ * glibc's fork() does not reset in the child: a worker forked while another
+ * thread of ours walked the list would deadlock in its first resolve (the
+ * soak found it). So our walks take walk_mu, and every fork() takes it too
+ * (executor.c's atfork handlers, after the pools' locks: send_task() walks
+ * under a pool's lock). Code outside cfut that walks the list while the
+ * program forks (a C++ unwinder, say) is the fork start method's known
+ * hazard: docs/processes.md. */
+static pthread_mutex_t walk_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP; /* see resolve */
+
+void cfut__fnref_fork_prepare(void) { pthread_mutex_lock(&walk_mu); }
+void cfut__fnref_fork_parent(void) { pthread_mutex_unlock(&walk_mu); }
+
+void cfut__fnref_fork_child(void)
+{
+    /* Held by a thread the child does not have (a recursive mutex knows
+     * its owner): a fresh one. */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&walk_mu, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+static void walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+    pthread_mutex_lock(&walk_mu);
+    dl_iterate_phdr(cb, data);
+    pthread_mutex_unlock(&walk_mu);
+}
+
 /* ---- pointer -> reference ------------------------------------------------ */
 
 struct find_ptr {
@@ -141,7 +174,7 @@ int cfut__fnref_of(cfut_fn fn, cfut__fnref *out)
     if (!fn)
         return CFUT_EINVAL;
     struct find_ptr fp = {.addr = (uintptr_t)fn};
-    dl_iterate_phdr(find_ptr_cb, &fp);
+    walk(find_ptr_cb, &fp);
     if (!fp.found || (!fp.main_program && !fp.path[0]))
         return CFUT_EINVAL; /* nowhere, or an anonymous object: no way back */
     out->path = fp.main_program ? "" : fp.path;
@@ -196,16 +229,19 @@ int cfut__fnref_resolve(const char *path, size_t path_len, uint64_t offset, cfut
     memcpy(buf, path, path_len);
     buf[path_len] = '\0';
     struct find_obj fo = {.path = buf, .offset = offset};
-    dl_iterate_phdr(find_obj_cb, &fo);
+    walk(find_obj_cb, &fo);
     if (!fo.found && buf[0]) {
         /* Not loaded here yet (the parent dlopen()ed it): load it for good. */
-        if (!dlopen(buf, RTLD_NOW | RTLD_LOCAL)) {
+        pthread_mutex_lock(&walk_mu); /* recursive: constructors may call us */
+        bool loaded = dlopen(buf, RTLD_NOW | RTLD_LOCAL) != NULL;
+        pthread_mutex_unlock(&walk_mu);
+        if (!loaded) {
             const char *why = dlerror();
             snprintf(err, errlen, "cannot load %s: %s", buf, why ? why : "dlopen failed");
             return CFUT_EINVAL;
         }
         fo = (struct find_obj){.path = buf, .offset = offset};
-        dl_iterate_phdr(find_obj_cb, &fo);
+        walk(find_obj_cb, &fo);
     }
     if (!fo.found) {
         snprintf(err, errlen, "object %s is not loaded", buf[0] ? buf : "(main program)");

@@ -24,4 +24,10 @@ int cfut__fnref_of(cfut_fn fn, cfut__fnref *out);
 int cfut__fnref_resolve(const char *path, size_t path_len, uint64_t offset, cfut_fn *out,
                         char *err, size_t errlen);
 
+/* fork() around our walks of the loader's list (executor.c's atfork
+ * handlers; see fnref.c). */
+void cfut__fnref_fork_prepare(void);
+void cfut__fnref_fork_parent(void);
+void cfut__fnref_fork_child(void);
+
 #endif /* CFUT_FNREF_H */

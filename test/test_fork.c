@@ -7,9 +7,13 @@
  * promptly (no worker to join), and a new executor works. The parent is
  * unaffected. Ports CPython's test_thread_pool.py
  * test_process_fork_from_a_threadpool (bpo-43944) and
- * test_hang_global_shutdown_lock (bpo-45021). */
+ * test_hang_global_shutdown_lock (bpo-45021).
+ *
+ * Also the fork start method's own fork() while another thread walks the
+ * loader's list (test_fork_worker_while_walking). */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "fnref.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -532,7 +536,49 @@ static void test_fork_while_tasks_complete(void)
     executor_free(ex);
 }
 
+/* A fork-started worker forked while another thread of ours walks the
+ * loader's list (cfut__fnref_of, as every process-pool submission does)
+ * must not inherit glibc's dl_load_write_lock held: it would hang in its
+ * first resolve (the soak found it). One task per worker, so every task
+ * forks; a thread resolves without pause meanwhile. */
+static atomic_bool walking;
+
+static void walker_main(void *arg)
+{
+    (void)arg;
+    cfut__fnref fr;
+    while (atomic_load(&walking))
+        CHECK_STATUS(cfut__fnref_of((cfut_fn)task_double, &fr), CFUT_OK);
+}
+
+static void test_fork_worker_while_walking(void)
+{
+    if (TH_ASAN) /* forks while a thread allocates: see tools.h */
+        th_skip("gcc 12's libasan does not lock its allocator around fork()");
+    executor_options o = {.max_workers = 1, .start = EXECUTOR_START_FORK,
+                          .max_tasks_per_worker = 1};
+    executor_t *ex = NULL;
+    CHECK_STATUS(executor_new(&ex, EXECUTOR_PROCESSES, &o), CFUT_OK);
+    atomic_store(&walking, true);
+    th_thread *th = th_spawn(walker_main, NULL);
+    int n = RUNNING_ON_VALGRIND ? 5 : 60;
+    for (int i = 0; i < n; i++) {
+        future_t *f = submit(ex, task_double, &i, sizeof i);
+        int v = -1;
+        CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &v, sizeof v), CFUT_OK);
+        CHECK_EQ(v, 2 * i);
+        future_release(f);
+    }
+    atomic_store(&walking, false);
+    th_join(th);
+    executor_stats st;
+    executor_get_stats(ex, &st);
+    CHECK_EQ(st.workers_started, (size_t)n);
+    executor_free(ex);
+}
+
 TH_CASES(
+    TH_CASE(test_fork_worker_while_walking),
     TH_CASE(test_fork_busy_pool),
     TH_CASE(test_fork_idle_pool),
     TH_CASE(test_fork_unstarted_pool),
