@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -577,8 +578,57 @@ static void test_fork_worker_while_walking(void)
     executor_free(ex);
 }
 
+/* An as-completed iterator's descriptor is shared with a child across
+ * fork(); the child completes the futures it inherited (EBROKEN) and must
+ * not make the parent's descriptor readable: the parent's futures are still
+ * pending (the soak found it: a poll() loop spun). */
+static void test_fork_leaves_iterator_fd(void)
+{
+    th_gate started, go;
+    th_gate_init(&started);
+    th_gate_init(&go);
+    executor_t *ex = new_pool(1);
+    gated_arg a = { &started, &go, 5 };
+    future_t *running = submit(ex, task_gated, &a, sizeof a);
+    th_gate_wait(&started);
+    futures_iter *it = futures_as_completed(&running, 1);
+    CHECK(it != NULL);
+    int fd = futures_iter_fd(it);
+    CHECK_INT(fd, >=, 0);
+    struct pollfd p = { fd, POLLIN, 0 };
+    CHECK_EQ(poll(&p, 1, 0), 0);
+
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        CHECK_STATUS(future_wait(running, 3 * th_scale()), CFUT_OK);
+        CHECK_STATUS(future_status(running), CFUT_EBROKEN);
+        future_t *got = NULL;
+        CHECK_STATUS(futures_next(it, 3 * th_scale(), &got), CFUT_OK);
+        CHECK(got == running);
+        child_pass();
+    }
+    check_child(pid);
+    /* The child is gone and our future still pending: nothing to read. */
+    p.revents = 0;
+    CHECK_EQ(poll(&p, 1, 0), 0);
+    CHECK(!future_done(running));
+    th_gate_open(&go, 1);
+    p.revents = 0;
+    CHECK_EQ(poll(&p, 1, (int)(TH_LONG_WAIT * 1000)), 1);
+    future_t *got = NULL;
+    CHECK_STATUS(futures_next(it, 0, &got), CFUT_OK);
+    CHECK(got == running);
+    CHECK_EQ(result_int(running), 5);
+    futures_iter_free(it);
+    future_release(running);
+    executor_free(ex);
+    th_gate_destroy(&started);
+    th_gate_destroy(&go);
+}
+
 TH_CASES(
     TH_CASE(test_fork_worker_while_walking),
+    TH_CASE(test_fork_leaves_iterator_fd),
     TH_CASE(test_fork_busy_pool),
     TH_CASE(test_fork_idle_pool),
     TH_CASE(test_fork_unstarted_pool),
