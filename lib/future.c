@@ -455,7 +455,9 @@ bool future_cancel(future_t *f)
 /* ---- waiting and reading ------------------------------------------------- */
 
 /* Spins on the state word for up to CFUT__SPIN_NS (or the deadline) while
- * a CPU is spare; true once done. */
+ * a CPU is spare; true once done. It yields now and then: the thread that
+ * will complete the future (a process pool's manager, woken by a worker's
+ * reply) may be waiting for this very CPU. */
 static bool spin_done(future_t *f, const cfut__deadline *d)
 {
     static _Atomic unsigned spinners;
@@ -470,8 +472,11 @@ static bool spin_done(future_t *f, const cfut__deadline *d)
                                                                    memory_order_acquire)));
              i++) {
             __builtin_ia32_pause();
-            if (i % 64 == 0 && cfut__now_ns() >= until)
-                break;
+            if (i % 64 == 0) {
+                if (cfut__now_ns() >= until)
+                    break;
+                sched_yield();
+            }
         }
     }
     atomic_fetch_sub_explicit(&spinners, 1, memory_order_relaxed);
