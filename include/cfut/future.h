@@ -56,9 +56,10 @@ CFUT_API bool future_cancel(future_t *f);
 CFUT_API int future_wait(future_t *f, double timeout);
 /* Waits like future_wait(), then: CFUT_OK with *data and *len set to the result
  * (borrowed: owned by the future, valid while you hold a reference; *data is
- * never NULL, even for an empty result, and aligned like malloc's memory). Otherwise the future's failure
- * status (CFUT_ETASK, CFUT_ECANCELLED, ...) or CFUT_ETIMEDOUT, with *data =
- * NULL and *len = 0. `data` and `len` may be NULL. Thread-safe; blocks. */
+ * never NULL, even for an empty result, and aligned like malloc's memory).
+ * Otherwise the future's failure status (CFUT_ETASK, CFUT_ECANCELLED, ...) or
+ * CFUT_ETIMEDOUT, with *data = NULL and *len = 0. `data` and `len` may be
+ * NULL. Thread-safe; blocks. */
 CFUT_API int future_result(future_t *f, double timeout, const void **data, size_t *len);
 /* Like future_result(), then copies a result of exactly `size` bytes into
  * `out`; a result of another size gives CFUT_ESERIALIZE and leaves `out`
