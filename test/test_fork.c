@@ -605,6 +605,10 @@ static void test_fork_leaves_iterator_fd(void)
         future_t *got = NULL;
         CHECK_STATUS(futures_next(it, 3 * th_scale(), &got), CFUT_OK);
         CHECK(got == running);
+        future_release(got); /* yielded: owned */
+        futures_iter_free(it);
+        executor_free(ex);
+        future_release(running);
         child_pass();
     }
     check_child(pid);
@@ -618,6 +622,7 @@ static void test_fork_leaves_iterator_fd(void)
     future_t *got = NULL;
     CHECK_STATUS(futures_next(it, 0, &got), CFUT_OK);
     CHECK(got == running);
+    future_release(got); /* yielded: owned */
     CHECK_EQ(result_int(running), 5);
     futures_iter_free(it);
     future_release(running);
