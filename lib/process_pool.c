@@ -108,7 +108,7 @@ typedef struct ppool {
     int wakefd, epfd;
     _Atomic bool asleep;   /* after dispatch() looked at the queue: wake it */
     source src_wake, src_fs_chan, src_fs_pid;
-    pworker *workers;
+    pworker *workers;      /* the manager's; linked and unlinked under mu */
     size_t max_workers;
     unsigned next_index;
     uint64_t next_id;
@@ -424,9 +424,9 @@ static int start_worker(executor_t *ex, ppool *pp)
         stop_worker(w, SIGKILL, "its INIT frame could not be encoded", CFUT_ENOMEM);
 
     w->state = W_STARTING;
+    pthread_mutex_lock(&pp->mu); /* cancel and shutdown walk the list under it */
     w->next = pp->workers;
     pp->workers = w;
-    pthread_mutex_lock(&pp->mu);
     pp->alive++;
     pp->started++;
     pthread_mutex_unlock(&pp->mu);
@@ -548,14 +548,16 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
     if (w->state != W_RETIRING || w->doom)
         pp->lost++;
     pp->alive--;
-    pthread_mutex_unlock(&pp->mu);
-    cfut__task_list_finish(orphans);
-
+    /* Off the list under the lock: cancel and shutdown walk it there, and
+     * w is freed below. */
     for (pworker **pw = &pp->workers; *pw; pw = &(*pw)->next)
         if (*pw == w) {
             *pw = w->next;
             break;
         }
+    pthread_mutex_unlock(&pp->mu);
+    cfut__task_list_finish(orphans);
+
     if (w->fd >= 0) {
         unwatch(pp, w->fd);
         close(w->fd);
