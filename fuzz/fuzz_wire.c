@@ -92,14 +92,14 @@ static void check_task(const unsigned char *p, size_t n)
     if (cfut__wire_get_task(p, n, &m) != CFUT_OK)
         return;
     REQUIRE(inside(m.fn_path, p, n) && inside(m.arg, p, n));
-    REQUIRE((m.flags & ~(uint32_t)CFUT__WIRE_FLAGS) == 0);
+    REQUIRE((m.flags & ~(uint32_t)CFUT__WIRE_TASK_FLAGS) == 0);
     bool in_shm = m.flags & CFUT__WIRE_IN_SHM;
     REQUIRE(!in_shm || m.arg.len == 0);
     REQUIRE(in_shm || m.shm_len == 0);
     cfut__fnref fn = {(const char *)m.fn_path.p, m.fn_path.len, m.fn_offset};
     cfut__buf b = {0};
     REQUIRE(cfut__wire_put_task(&b, m.id, &fn, m.arg.p, in_shm ? (size_t)m.shm_len : m.arg.len,
-                                in_shm) == CFUT_OK);
+                                m.flags) == CFUT_OK);
     same_frame(&b, CFUT__W_TASK, p, n);
     cfut__buf_free(&b);
 }

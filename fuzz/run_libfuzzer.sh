@@ -19,8 +19,12 @@ mkdir -p "$work/corpus" "$work/artifacts"
 cp "$seeds"/* "$work/corpus/"
 
 rc=0
+# libFuzzer's own failure status is 77, which meson reads as "skipped":
+# every failure must say 1 instead.
 "$bin" "$work/corpus" -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -artifact_prefix="$work/artifacts/" >"$work/log" 2>&1 </dev/null || rc=$?
+[ "$rc" -ne 77 ] || rc=1
 
 name=$(basename "$bin")
 grep -m1 'Seed: ' "$work/log" | sed "s|^|$name: |" || true
