@@ -710,16 +710,21 @@ static void mp_atfork_child(executor_t *ex, cfut__task **orphans)
     mpool *mp = pool_of(ex);
     static const char msg[] = "an MPI executor does not survive fork()";
     /* Tasks running on ranks answer the parent, never this child. */
+    bool quiet = cfut__child_is_worker(); /* then the futures stay as they are */
     for (size_t i = 0; i < mp->nranks; i++) {
         mrank *r = &mp->ranks[i];
-        if (r->state == R_BUSY && r->task) {
+        if (r->state == R_BUSY && r->task && !quiet) {
             cfut__future_reset_lock(&r->task->fut);
             cfut__task_drain(r->task, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
             r->task = NULL;
         }
     }
-    cfut__queue_reset_locks(&mp->queue);
-    cfut__queue_drain(&mp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    if (quiet) {
+        mp->queue = (cfut__queue){0};
+    } else {
+        cfut__queue_reset_locks(&mp->queue);
+        cfut__queue_drain(&mp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    }
     mp->broken = true;
     mp->manager_joined = true;
     mp->comm = MPI_COMM_NULL;

@@ -99,5 +99,10 @@ extern bool cfut__worker_process;
 /* True on a thread that is forking a worker (fork start method): the
  * library's atfork child handler then only releases its locks. */
 extern _Thread_local bool cfut__forking_worker;
+/* In a fork child: true if it is to be a process pool's worker. Then the
+ * backends' atfork_child handlers complete none of the inherited futures
+ * (they are the parent's): completing one notifies its waiters, and an
+ * iterator's lock may be held by a parent thread the child does not have. */
+static inline bool cfut__child_is_worker(void) { return cfut__forking_worker; }
 
 #endif /* CFUT_PROCESS_H */

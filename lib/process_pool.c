@@ -1408,14 +1408,15 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
     ppool *pp = pool_of(ex);
     pthread_mutex_init(&pp->join_mu, NULL);
     static const char msg[] = "the executor's manager did not survive fork()";
+    bool quiet = cfut__child_is_worker(); /* then the futures stay as they are */
     for (pworker *w = pp->workers; w; w = w->next) {
         cfut__task *t = atomic_load(&w->completing);
-        if (t) {
+        if (t && !quiet) {
             cfut__future_reset_lock(&t->fut);
             cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
             atomic_store(&w->completing, NULL);
         }
-        for (t = w->task; t;) {
+        for (t = quiet ? NULL : w->task; t;) {
             cfut__task *next = t->next;
             cfut__future_reset_lock(&t->fut);
             cfut__task_drain(t, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
@@ -1424,8 +1425,12 @@ static void pp_atfork_child(executor_t *ex, cfut__task **orphans)
         w->task = w->tail = NULL;
         w->held = 0;
     }
-    cfut__queue_reset_locks(&pp->queue); /* vanished threads may hold them */
-    cfut__queue_drain(&pp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    if (quiet) {
+        pp->queue = (cfut__queue){0};
+    } else {
+        cfut__queue_reset_locks(&pp->queue); /* vanished threads may hold them */
+        cfut__queue_drain(&pp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    }
     /* The workers are the parent's: let go of our copies of their channels. */
     close_pool_fds(pp);
     pp->forked = true;

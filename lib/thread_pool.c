@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "process.h"
 
 /* A worker's wake word. */
 enum { AWAKE = 0, SIGNALLED = 1, SLEEPING = 2 };
@@ -471,13 +472,14 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
     pthread_cond_init(&tp->exit_cv, NULL);
     pthread_mutex_init(&tp->join_mu, NULL);
     static const char msg[] = "the executor's workers did not survive fork()";
+    bool quiet = cfut__child_is_worker(); /* then the futures stay as they are */
     for (size_t i = 0; i < tp->nworkers; i++) {
         worker *w = tp->workers[i];
         /* A worker may be completing one task's future while it has
          * already taken the next. */
         cfut__task *ts[2] = {w->current, atomic_load(&w->completing)};
         for (int k = 0; k < 2; k++) {
-            if (!ts[k])
+            if (!ts[k] || quiet)
                 continue;
             /* Its worker may have held the future's lock at the fork. A
              * future it had already completed stays as it is; either way
@@ -489,8 +491,12 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
         atomic_store(&w->completing, NULL);
         w->joined = true; /* nothing to join in this process */
     }
-    cfut__queue_reset_locks(&tp->queue); /* vanished threads may hold them */
-    cfut__queue_drain(&tp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    if (quiet) {
+        tp->queue = (cfut__queue){0};
+    } else {
+        cfut__queue_reset_locks(&tp->queue); /* vanished threads may hold them */
+        cfut__queue_drain(&tp->queue, orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+    }
     /* The vanished workers' references; the handle keeps the executor. */
     atomic_fetch_sub(&ex->refs, (uint32_t)tp->alive);
     tp->forked = true;
