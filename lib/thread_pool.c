@@ -14,8 +14,11 @@
  * than a no-op task by far, so an idle worker first spins on its wake word
  * for a bounded time (SPIN_NS), one spinner per spare CPU, and only then
  * sleeps on it (a futex); a submission makes the system call only for a
- * sleeper. A busy worker finishing a task takes the next one, marks itself
- * idle if there is none, in the same critical section: one lock per task.
+ * sleeper, and only when no other signalled worker is on its way: in a
+ * burst, that worker takes the queued tasks after its own and wakes the
+ * next sleeper itself (idle_claim). A busy worker finishing a task takes
+ * the next one, marks itself idle if there is none, in the same critical
+ * section: one lock per task.
  *
  * Cancel unlinks a queued task under the mutex; a worker takes a task and
  * marks it RUNNING under the same mutex, so the two never both win.
@@ -43,6 +46,7 @@ typedef struct worker {
     executor_t *ex;
     _Atomic uint32_t wake;    /* AWAKE while idle and spinning; futex word */
     struct worker *next_idle; /* on the idle stack, under tp->mu */
+    bool signalled;           /* popped off the stack, not back at work yet */
     cfut__task *current;  /* the task it runs, for fork */
     /* The task whose future it is completing, outside tp->mu. Cleared with
      * release ordering before the worker drops its reference, so a fork
@@ -59,6 +63,7 @@ typedef struct tpool {
     size_t alive;              /* started and not exited */
     worker *idle_stack;        /* waiting for a signal, newest first */
     size_t idle;               /* its depth */
+    size_t waking;             /* signalled workers not back at work yet */
     _Atomic unsigned spinners; /* idle workers spinning now */
     size_t max_workers;
     worker **workers;          /* every worker ever started */
@@ -129,8 +134,26 @@ static worker *idle_pop(tpool *tp)
     if (w) {
         tp->idle_stack = w->next_idle;
         tp->idle--;
+        w->signalled = true;
+        tp->waking++;
     }
     return w;
+}
+
+/* Under tp->mu, with a task just queued: the idle worker to hand it to, or
+ * NULL. A worker still spinning costs nothing to signal. A sleeping one
+ * costs the signaller a system call (tens of microseconds on a VM), so it
+ * is woken only if no other signalled worker is on its way: that one takes
+ * this task after its own, and wakes the next sleeper itself if work is
+ * left (see worker_main). */
+static worker *idle_claim(tpool *tp)
+{
+    worker *w = tp->idle_stack;
+    if (!w)
+        return NULL;
+    if (tp->waking > 0 && atomic_load_explicit(&w->wake, memory_order_relaxed) != AWAKE)
+        return NULL;
+    return idle_pop(tp);
 }
 
 static void wake_worker(worker *w)
@@ -215,17 +238,26 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&tp->mu);
     for (;;) {
         cfut__task *t = NULL;
+        worker *next = NULL;
         bool stay = ok && !tp->shutdown && !tp->broken && !tp->forked;
+        if (w->signalled) {
+            w->signalled = false;
+            tp->waking--;
+        }
         if (ok && tp->queue.head) {
             t = cfut__queue_pop(&tp->queue);
             bool started = cfut__future_start(&t->fut);
             CFUT_ASSERT(started); /* cancel unlinks under tp->mu */
             tp->running++;
             w->current = t;
+            if (tp->queue.head && tp->waking == 0)
+                next = idle_pop(tp); /* more work: a helper (see idle_claim) */
         } else if (stay) {
             idle_push(tp, w); /* idle before `done` completes (see top) */
         }
         pthread_mutex_unlock(&tp->mu);
+        if (next)
+            wake_worker(next);
         if (done) {
             cfut__executor_finish(done, &ct.out);
             atomic_store_explicit(&w->completing, NULL, memory_order_release);
@@ -319,8 +351,9 @@ static void tp_submit(executor_t *ex, cfut__task *t)
         return;
     }
     cfut__queue_push(&tp->queue, t);
-    if ((idle = idle_pop(tp))) {
-        /* signalled below, after the unlock it would otherwise wait for */
+    if ((idle = idle_claim(tp)) || tp->idle_stack) {
+        /* signalled below, after the unlock it would otherwise wait for;
+         * or left to the signalled worker on its way */
     } else if (tp->alive < tp->max_workers) {
         int rc = start_worker(ex, tp);
         if (rc != 0 && tp->alive == 0) {
@@ -501,7 +534,7 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
     atomic_fetch_sub(&ex->refs, (uint32_t)tp->alive);
     tp->forked = true;
     tp->idle_stack = NULL;
-    tp->alive = tp->idle = tp->running = 0;
+    tp->alive = tp->idle = tp->running = tp->waking = 0;
     pthread_mutex_unlock(&tp->mu);
 }
 

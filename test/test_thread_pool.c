@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -312,6 +313,38 @@ static void test_idle_workers_reused_after_saturation(void)
             CHECK_EQ(result_int(fs[i]), i);
         release_all(fs, W);
     }
+    executor_free(ex);
+    th_gate_destroy(&started);
+    th_gate_destroy(&go);
+}
+
+/* The same with every worker asleep first: a submission wakes a sleeping
+ * worker only when no other is on its way, and each woken worker wakes the
+ * next while work is queued (idle_claim), so all W still start at once.
+ * The pause lets the idle workers' 50 us spin end: the bound itself is
+ * what the case is about, so it sleeps. */
+static void test_sleeping_workers_all_wake_for_a_burst(void)
+{
+    enum { W = 4 };
+    th_gate started, go;
+    th_gate_init(&started);
+    th_gate_init(&go);
+    executor_t *ex = new_pool(W);
+    for (int round = 0; round < 3; round++) {
+        if (round > 0)
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
+        future_t *fs[W];
+        for (int i = 0; i < W; i++)
+            fs[i] = submit_gated(ex, &started, &go, i);
+        for (int i = 0; i < W; i++)
+            CHECK(th_gate_timedwait(&started, TH_LONG_WAIT));
+        CHECK_EQ(stats(ex).running, W);
+        th_gate_open(&go, W);
+        for (int i = 0; i < W; i++)
+            CHECK_EQ(result_int(fs[i]), i);
+        release_all(fs, W);
+    }
+    CHECK_EQ(stats(ex).workers_started, W);
     executor_free(ex);
     th_gate_destroy(&started);
     th_gate_destroy(&go);
@@ -1125,6 +1158,7 @@ TH_CASES(
     TH_CASE(test_idle_thread_reuse),
     TH_CASE(test_idle_thread_reuse_loop),
     TH_CASE(test_idle_workers_reused_after_saturation),
+    TH_CASE(test_sleeping_workers_all_wake_for_a_burst),
     TH_CASE(test_saturation),
     TH_CASE(test_saturation_one_worker),
     TH_CASE(test_default_workers),
