@@ -3,11 +3,15 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +127,78 @@ double th_scale(void)
 {
     double m = env_double("CFUT_TEST_TIMEOUT_MULT", 1);
     return m > 1 ? m : 1;
+}
+
+/* ---- cross-process gates ------------------------------------------------- */
+
+void th_xgate_init(th_xgate *g, const char *name)
+{
+    memset(g, 0, sizeof *g); /* its paths are copied whole into task arguments */
+    snprintf(g->dir, sizeof g->dir, "/tmp/cfut-%.8s-XXXXXX", name);
+    if (!mkdtemp(g->dir))
+        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+    snprintf(g->started, sizeof g->started, "%s/started", g->dir);
+    snprintf(g->go, sizeof g->go, "%s/go", g->dir);
+    CHECK(mkfifo(g->started, 0600) == 0);
+    CHECK(mkfifo(g->go, 0600) == 0);
+    g->sfd = open(g->started, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    g->gfd = open(g->go, O_RDWR | O_CLOEXEC);
+    CHECK(g->sfd >= 0 && g->gfd >= 0);
+}
+
+void th_xgate_free(th_xgate *g)
+{
+    close(g->sfd);
+    close(g->gfd);
+    DIR *d = opendir(g->dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "%s/%s", g->dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(g->dir);
+}
+
+void th_xgate_read(th_xgate *g, void *buf, size_t n, const char *file, int line)
+{
+    double deadline = th_now() + TH_LONG_WAIT;
+    for (;;) {
+        ssize_t r = read(g->sfd, buf, n);
+        if (r == (ssize_t)n)
+            return;
+        if (r >= 0 || (errno != EAGAIN && errno != EINTR))
+            th_fail(file, line, "reading the started FIFO: %zd (%s)", r, strerror(errno));
+        double left = deadline - th_now();
+        if (left <= 0)
+            th_fail(file, line, "no gated task started within %.0f s", TH_LONG_WAIT);
+        struct pollfd p = {g->sfd, POLLIN, 0};
+        poll(&p, 1, (int)(left * 1000) + 1);
+    }
+}
+
+bool th_xgate_quiet(th_xgate *g)
+{
+    struct pollfd p = {g->sfd, POLLIN, 0};
+    return poll(&p, 1, 0) == 0;
+}
+
+void th_xgate_open(th_xgate *g, unsigned n)
+{
+    char buf[64];
+    memset(buf, 'g', sizeof buf);
+    while (n) {
+        size_t k = n < sizeof buf ? n : sizeof buf;
+        ssize_t w = write(g->gfd, buf, k);
+        if (w < 0 && errno == EINTR)
+            continue;
+        CHECK(w > 0);
+        n -= (unsigned)w;
+    }
 }
 
 static bool selected(int argc, char **argv, const char *name)

@@ -50,6 +50,27 @@ double th_scale(void);
  * case's own timeout, so the hang is reported at the line that waited. */
 #define TH_LONG_WAIT (15.0 * th_scale())
 
+/* A gate across processes: two FIFOs in a fresh /tmp/cfut-NAME-XXXXXX
+ * directory. A task given the paths writes a start report to `started`
+ * (whatever bytes the test wants: a byte, an index, its pid), then may block
+ * reading one byte from `go`. The test holds both open O_RDWR, so a task's
+ * opens never block and its reads never see EOF. Works for threads and
+ * processes alike. */
+typedef struct th_xgate {
+    char dir[32], started[64], go[64];
+    int sfd, gfd;
+} th_xgate;
+void th_xgate_init(th_xgate *g, const char *name); /* name: up to 8 chars */
+/* Closes the FIFOs, removes the directory and whatever a test left in it. */
+void th_xgate_free(th_xgate *g);
+/* Reads the next n-byte start report into buf; fails the case (naming
+ * file:line) if none comes within TH_LONG_WAIT. */
+void th_xgate_read(th_xgate *g, void *buf, size_t n, const char *file, int line);
+/* True if no start report is waiting (a look, not a wait). */
+bool th_xgate_quiet(th_xgate *g);
+/* Lets n gated tasks through. */
+void th_xgate_open(th_xgate *g, unsigned n);
+
 /* Ends the current case as failed, after printing where and why. */
 _Noreturn void th_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

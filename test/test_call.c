@@ -161,66 +161,12 @@ static void expect_fail(future_t *f, int status, const char *file, int line, con
 
 /* ---- cross-process gates -------------------------------------------------- */
 
-/* Two FIFOs in a mkdtemp() directory: a gated task writes to "started",
- * then blocks reading one byte from "go". The test holds both open O_RDWR,
- * so the task's opens never block and reads never see EOF. Works for
- * threads and processes alike. */
-typedef struct xgate {
-    char dir[32], started[64], go[64];
-    int sfd, gfd;
-} xgate;
-
-static void xgate_init(xgate *g)
+/* th_xgate (harness.h): a gated task writes one byte to "started", then
+ * waits for one from "go". */
+static void xgate_started(th_xgate *g)
 {
-    memset(g, 0, sizeof *g); /* its paths are copied whole into task arguments */
-    snprintf(g->dir, sizeof g->dir, "/tmp/cfut-call-XXXXXX");
-    if (!mkdtemp(g->dir))
-        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    snprintf(g->started, sizeof g->started, "%s/started", g->dir);
-    snprintf(g->go, sizeof g->go, "%s/go", g->dir);
-    CHECK(mkfifo(g->started, 0600) == 0);
-    CHECK(mkfifo(g->go, 0600) == 0);
-    g->sfd = open(g->started, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    g->gfd = open(g->go, O_RDWR | O_CLOEXEC);
-    CHECK(g->sfd >= 0 && g->gfd >= 0);
-}
-
-static void xgate_free(xgate *g)
-{
-    close(g->sfd);
-    close(g->gfd);
-    unlink(g->started);
-    unlink(g->go);
-    rmdir(g->dir);
-}
-
-/* Waits until a gated task has started. */
-static void xgate_started(xgate *g)
-{
-    double deadline = th_now() + TH_LONG_WAIT;
-    for (;;) {
-        char c;
-        ssize_t n = read(g->sfd, &c, 1);
-        if (n == 1)
-            return;
-        CHECK(n < 0 && (errno == EAGAIN || errno == EINTR));
-        double left = deadline - th_now();
-        if (left <= 0)
-            th_fail(__FILE__, __LINE__, "no gated task started within %.0f s", TH_LONG_WAIT);
-        struct pollfd p = {g->sfd, POLLIN, 0};
-        poll(&p, 1, (int)(left * 1000) + 1);
-    }
-}
-
-static void xgate_open(xgate *g, unsigned n)
-{
-    while (n) {
-        ssize_t w = write(g->gfd, "g", 1);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CHECK(w == 1);
-        n--;
-    }
+    char c;
+    th_xgate_read(g, &c, 1, __FILE__, __LINE__);
 }
 
 typedef struct gate_arg {
@@ -250,7 +196,7 @@ static int task_gated(cfut_task *t, const void *arg, size_t len)
     return n == 1 ? 0 : cfut_fail(t, 1002, "waiting for the gate: %s", strerror(errno));
 }
 
-static future_t *submit_gated(executor_t *ex, const xgate *g)
+static future_t *submit_gated(executor_t *ex, const th_xgate *g)
 {
     gate_arg a;
     memset(&a, 0, sizeof a);
@@ -1030,8 +976,8 @@ ON_BOTH(null_arguments)
 static void copied_at_call(be b)
 {
     executor_t *ex = ex_new(b, 1);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "call");
     future_t *busy = submit_gated(ex, &g);
     xgate_started(&g);
     char s[32] = "copied string";
@@ -1043,12 +989,12 @@ static void copied_at_call(be b)
     uint64_t hy = fnv(y, sizeof y);
     memset(s, 'X', sizeof s - 1);
     memset(y, 0, sizeof y);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     EXPECT_BYTES(busy, "", 0);
     EXPECT_BYTES(fs, "copied string", 14);
     EXPECT_BYTES(fy, &hy, 8);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(copied_at_call)
 

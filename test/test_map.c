@@ -90,60 +90,19 @@ static size_t submitted(executor_t *ex)
 
 /* ---- cross-process gates -------------------------------------------------- */
 
-/* Two FIFOs in a mkdtemp() directory: a task that carries the paths writes
- * its item's value (an int32) to "started" when it begins, and a gated one
- * then blocks reading one byte from "go". The test holds both open O_RDWR,
- * so the task's opens never block and reads never see EOF. Works for
- * threads and processes alike. */
-typedef struct xgate {
-    char dir[32], started[64], go[64];
-    int sfd, gfd;
-} xgate;
-
-static void xgate_init(xgate *g)
+/* th_xgate (harness.h): a task that carries the paths writes its item's
+ * value (an int32) to "started" when it begins, and a gated one then waits
+ * for a byte from "go". Waits for the next start report; returns the
+ * item's value. */
+static int xgate_started(th_xgate *g)
 {
-    memset(g, 0, sizeof *g); /* its paths are copied whole into task arguments */
-    snprintf(g->dir, sizeof g->dir, "/tmp/cfut-map-XXXXXX");
-    if (!mkdtemp(g->dir))
-        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    snprintf(g->started, sizeof g->started, "%s/started", g->dir);
-    snprintf(g->go, sizeof g->go, "%s/go", g->dir);
-    CHECK(mkfifo(g->started, 0600) == 0);
-    CHECK(mkfifo(g->go, 0600) == 0);
-    g->sfd = open(g->started, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    g->gfd = open(g->go, O_RDWR | O_CLOEXEC);
-    CHECK(g->sfd >= 0 && g->gfd >= 0);
-}
-
-static void xgate_free(xgate *g)
-{
-    close(g->sfd);
-    close(g->gfd);
-    unlink(g->started);
-    unlink(g->go);
-    rmdir(g->dir);
-}
-
-/* Waits for the next start report; returns the item's value. */
-static int xgate_started(xgate *g)
-{
-    double deadline = th_now() + TH_LONG_WAIT;
-    for (;;) {
-        int32_t v;
-        ssize_t n = read(g->sfd, &v, sizeof v);
-        if (n == (ssize_t)sizeof v)
-            return v;
-        CHECK(n < 0 && (errno == EAGAIN || errno == EINTR));
-        double left = deadline - th_now();
-        if (left <= 0)
-            th_fail(__FILE__, __LINE__, "no item started within %.0f s", TH_LONG_WAIT);
-        struct pollfd p = {g->sfd, POLLIN, 0};
-        poll(&p, 1, (int)(left * 1000) + 1);
-    }
+    int32_t v;
+    th_xgate_read(g, &v, sizeof v, __FILE__, __LINE__);
+    return v;
 }
 
 /* The start reports not read yet, into seen[] (by value); their count. */
-static int xgate_drain(xgate *g, bool *seen, int nseen)
+static int xgate_drain(th_xgate *g, bool *seen, int nseen)
 {
     int count = 0;
     int32_t v;
@@ -153,17 +112,6 @@ static int xgate_drain(xgate *g, bool *seen, int nseen)
         count++;
     }
     return count;
-}
-
-static void xgate_open(xgate *g, unsigned n)
-{
-    while (n) {
-        ssize_t w = write(g->gfd, "g", 1);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CHECK(w == 1);
-        n--;
-    }
 }
 
 /* ---- tasks ---------------------------------------------------------------- */
@@ -185,7 +133,7 @@ typedef struct mitem {
     int32_t value, op;
 } mitem;
 
-static mitem item(const xgate *g, int value, int op)
+static mitem item(const th_xgate *g, int value, int op)
 {
     mitem it;
     memset(&it, 0, sizeof it);
@@ -808,8 +756,8 @@ static void map_timeout(be b)
     executor_t *ex = ex_new(b, 1);
     warm_up(ex);
     size_t base = submitted(ex);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 6 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -833,7 +781,7 @@ static void map_timeout(be b)
     if (took > timeout + 2 * th_scale())
         th_fail(__FILE__, __LINE__, "executor_map took %.2f s with a %.2f s deadline", took,
                 timeout);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[N] = {false};
     CHECK_EQ(xgate_drain(&g, ran, N), 3);
@@ -842,7 +790,7 @@ static void map_timeout(be b)
     CHECK_EQ(s.cancelled, 3);
     CHECK_EQ(submitted(ex) - base, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_timeout)
 
@@ -853,8 +801,8 @@ static void map_timeout_lazy(be b)
 {
     executor_t *ex = ex_new(b, 1);
     warm_up(ex);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 5 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -875,12 +823,12 @@ static void map_timeout_lazy(be b)
     NEXT_END(m);
     NEXT_END(m);
     cfut_map_close(m);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[N] = {false};
     CHECK_EQ(xgate_drain(&g, ran, N), 0); /* 3 and 4 never ran */
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_timeout_lazy)
 
@@ -891,8 +839,8 @@ static void map_timeout_buffersize(be b)
     executor_t *ex = ex_new(b, 1);
     warm_up(ex);
     size_t base = submitted(ex);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 10 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -908,13 +856,13 @@ static void map_timeout_buffersize(be b)
         CHECK_STATUS(st[i], CFUT_ECANCELLED);
     CHECK_EQ(submitted(ex) - base, 4);
     CHECK_EQ(stats(ex).cancelled, 3);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[N] = {false};
     CHECK_EQ(xgate_drain(&g, ran, N), 1);
     CHECK(ran[0]);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_timeout_buffersize)
 
@@ -924,8 +872,8 @@ static void map_timeout_unordered(be b)
 {
     executor_t *ex = ex_new(b, 1);
     warm_up(ex);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 4 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -942,13 +890,13 @@ static void map_timeout_unordered(be b)
     for (int i = 2; i < N; i++)
         CHECK(st[i] == CFUT_ECANCELLED || st[i] == CFUT_ETIMEDOUT);
     CHECK(st[2] == CFUT_ECANCELLED || st[3] == CFUT_ECANCELLED);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[N] = {false};
     CHECK_EQ(xgate_drain(&g, ran, N), 2);
     CHECK(ran[0] && ran[1]); /* 2 and 3 never ran */
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_timeout_unordered)
 
@@ -959,8 +907,8 @@ ON_BOTH(map_timeout_unordered)
 static void map_timeout_waited_not_started(be b)
 {
     executor_t *ex = ex_new(b, 1);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     mitem hold = item(&g, 99, OP_GATE);
     future_t *busy = executor_submit(ex, task_item, &hold, sizeof hold);
     CHECK_EQ(xgate_started(&g), 99);
@@ -981,7 +929,7 @@ static void map_timeout_waited_not_started(be b)
     CHECK(cfut_map_error(m, &code) == NULL);
     CHECK_EQ(code, 0);
     cfut_map_close(m);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(future_wait(busy, TH_LONG_WAIT), CFUT_OK);
     future_release(busy);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
@@ -989,7 +937,7 @@ static void map_timeout_waited_not_started(be b)
     CHECK_EQ(xgate_drain(&g, ran, 100), 0); /* no map item ever ran */
     CHECK_EQ(stats(ex).cancelled, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_timeout_waited_not_started)
 
@@ -1028,8 +976,8 @@ static void close_promptly(cfut_map *m)
 static void map_close(be b)
 {
     executor_t *ex = ex_new(b, 1);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 6 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -1043,7 +991,7 @@ static void map_close(be b)
     executor_stats s = stats(ex);
     CHECK_EQ(s.cancelled, N - 2);
     CHECK_EQ(s.running, 1); /* item 1, still held */
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     int32_t x = 1, y = 0; /* the executor goes on working */
     CHECK_STATUS(executor_map(ex, task_inc, &x, 1, 4, &y, 4, NULL, NULL), CFUT_OK);
     CHECK_EQ(y, 2);
@@ -1054,7 +1002,7 @@ static void map_close(be b)
     CHECK_EQ(s.cancelled, N - 2);
     CHECK_EQ(s.completed, 3);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_close)
 
@@ -1066,8 +1014,8 @@ ON_BOTH(map_close)
 static void map_close_chunked(be b)
 {
     executor_t *ex = ex_new(b, 1);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 6 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -1078,7 +1026,7 @@ static void map_close_chunked(be b)
     CHECK_EQ(xgate_started(&g), 1);
     close_promptly(m);
     CHECK_EQ(stats(ex).cancelled, 1);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[N] = {false};
     xgate_drain(&g, ran, N);
@@ -1087,7 +1035,7 @@ static void map_close_chunked(be b)
     CHECK_EQ(s.cancelled, 1);
     CHECK_EQ(s.completed + s.failed, 1);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_close_chunked)
 
@@ -1096,8 +1044,8 @@ ON_BOTH(map_close_chunked)
 static void map_close_leaks_nothing(be b)
 {
     executor_t *ex = ex_new(b, 2);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 40 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -1110,9 +1058,9 @@ static void map_close_leaks_nothing(be b)
     close_promptly(m);
     m = start(ex, task_item, in, 8, sizeof(mitem), &o); /* never iterated */
     cfut_map_close(m);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(map_close_leaks_nothing)
 
@@ -1123,8 +1071,8 @@ ON_BOTH(map_close_leaks_nothing)
 static void input_order(be b)
 {
     executor_t *ex = ex_new(b, 2);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 8 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -1133,13 +1081,13 @@ static void input_order(be b)
     cfut_map *m = start(ex, task_item, in, N, sizeof(mitem), &o);
     for (int k = 0; k < N; k++)
         xgate_started(&g);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     for (int i = 0; i < N; i++)
         NEXT_I64(m, (size_t)i, 2 * i);
     NEXT_END(m);
     cfut_map_close(m);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(input_order)
 
@@ -1148,8 +1096,8 @@ ON_BOTH(input_order)
 static void unordered_gated(be b)
 {
     executor_t *ex = ex_new(b, 2);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     enum { N = 8 };
     mitem in[N];
     for (int i = 0; i < N; i++)
@@ -1170,12 +1118,12 @@ static void unordered_gated(be b)
         memcpy(&v, data, 8);
         CHECK_EQ(v, 2 * (int64_t)idx);
     }
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     NEXT_I64(m, 0, 0);
     NEXT_END(m);
     cfut_map_close(m);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(unordered_gated)
 
@@ -1416,8 +1364,8 @@ static void buffersize_exact(be b)
     } cases[] = {{6, 3, false}, {4, 10, false}, {5, 1, false}, {6, 2, true}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         executor_t *ex = ex_new(b, 1);
-        xgate g;
-        xgate_init(&g);
+        th_xgate g;
+        th_xgate_init(&g, "map");
         size_t n = cases[k].n, bs = cases[k].b;
         mitem in[10];
         for (size_t i = 0; i < n; i++)
@@ -1428,7 +1376,7 @@ static void buffersize_exact(be b)
         for (size_t i = 0; i < n; i++) {
             CHECK_EQ(xgate_started(&g), (int)i);
             CHECK_EQ(submitted(ex), bs + i < n ? bs + i : n); /* still */
-            xgate_open(&g, 1);
+            th_xgate_open(&g, 1);
             NEXT_I64(m, i, 2 * (int64_t)i);
             size_t want = bs + i + 1 < n ? bs + i + 1 : n;
             if (submitted(ex) != want)
@@ -1439,7 +1387,7 @@ static void buffersize_exact(be b)
         NEXT_END(m);
         cfut_map_close(m);
         executor_free(ex);
-        xgate_free(&g);
+        th_xgate_free(&g);
     }
 
     /* Pulled items, with chunks of 3 and a window of 5 over 20 items. */
@@ -1741,7 +1689,7 @@ ON_BOTH(pull_sources)
  * the rest of the window CFUT_ECANCELLED, then the map ends and the source
  * is not asked for more. */
 typedef struct gated_stream {
-    const xgate *g;
+    const th_xgate *g;
     int next;
     pthread_t consumer;
     bool wrong_thread;
@@ -1762,8 +1710,8 @@ static void pull_timeout(be b)
 {
     executor_t *ex = ex_new(b, 1);
     warm_up(ex);
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "map");
     gated_stream gs = {.g = &g, .consumer = pthread_self()};
     cfut_map_options o = {.chunksize = 1, .buffersize = 3, .timeout = 0.2 * th_scale()};
     cfut_map *m = executor_map_pull(ex, task_item, gated_source, &gs, sizeof(mitem), &o);
@@ -1777,13 +1725,13 @@ static void pull_timeout(be b)
     CHECK_EQ(gs.next, 3); /* nothing pulled after the deadline */
     CHECK(!gs.wrong_thread);
     cfut_map_close(m);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     bool ran[3] = {false};
     CHECK_EQ(xgate_drain(&g, ran, 3), 1);
     CHECK(ran[0]);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 ON_BOTH(pull_timeout)
 

@@ -275,85 +275,14 @@ static void leak_end(const char *file, int line)
 
 /* ---- cross-process gates ------------------------------------------------ */
 
-typedef struct {
-    char dir[32], started[64], go[64];
-    int sfd, gfd; /* both O_RDWR: never EOF, and task-side opens never block */
-} xgate;
-
-static void xgate_init(xgate *g)
-{
-    memset(g, 0, sizeof *g); /* tasks get copies of the paths: no garbage */
-    snprintf(g->dir, sizeof g->dir, "/tmp/cfut-pp-XXXXXX");
-    if (!mkdtemp(g->dir))
-        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    snprintf(g->started, sizeof g->started, "%s/started", g->dir);
-    snprintf(g->go, sizeof g->go, "%s/go", g->dir);
-    CHECK(mkfifo(g->started, 0600) == 0);
-    CHECK(mkfifo(g->go, 0600) == 0);
-    g->sfd = open(g->started, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    g->gfd = open(g->go, O_RDWR | O_CLOEXEC);
-    CHECK(g->sfd >= 0 && g->gfd >= 0);
-}
-
-/* Closes the FIFOs and removes the directory and whatever is in it. */
-static void xgate_free(xgate *g)
-{
-    close(g->sfd);
-    close(g->gfd);
-    DIR *d = opendir(g->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "%s/%s", g->dir, e->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g->dir);
-}
-
-/* Waits for a gated task to start; returns the pid of its worker. */
+/* th_xgate (harness.h): a gated task writes its worker's pid (an int32) to
+ * "started", then waits for a byte from "go". */
 #define XGATE_STARTED(g) xgate_started((g), __FILE__, __LINE__)
-static pid_t xgate_started(xgate *g, const char *file, int line)
+static pid_t xgate_started(th_xgate *g, const char *file, int line)
 {
-    double deadline = th_now() + TH_LONG_WAIT;
-    for (;;) {
-        int32_t pid;
-        ssize_t n = read(g->sfd, &pid, sizeof pid);
-        if (n == (ssize_t)sizeof pid)
-            return (pid_t)pid;
-        if (n >= 0 || (errno != EAGAIN && errno != EINTR))
-            th_fail(file, line, "reading the started FIFO: %zd (%s)", n, strerror(errno));
-        double left = deadline - th_now();
-        if (left <= 0)
-            th_fail(file, line, "no gated task started within %.0f s", TH_LONG_WAIT);
-        struct pollfd p = {g->sfd, POLLIN, 0};
-        poll(&p, 1, (int)(left * 1000) + 1);
-    }
-}
-
-/* True if no further task has reported a start (a poll, not a wait). */
-static bool xgate_quiet(xgate *g)
-{
-    struct pollfd p = {g->sfd, POLLIN, 0};
-    return poll(&p, 1, 0) == 0;
-}
-
-/* Lets n gated tasks through. */
-static void xgate_open(xgate *g, unsigned n)
-{
-    char buf[64];
-    memset(buf, 'g', sizeof buf);
-    while (n) {
-        size_t k = n < sizeof buf ? n : sizeof buf;
-        ssize_t w = write(g->gfd, buf, k);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CHECK(w > 0);
-        n -= (unsigned)w;
-    }
+    int32_t pid;
+    th_xgate_read(g, &pid, sizeof pid, file, line);
+    return (pid_t)pid;
 }
 
 /* ---- tasks (they run in the workers) ------------------------------------ */
@@ -512,7 +441,7 @@ static int task_touch(cfut_task *t, const void *arg, size_t len)
     return cfut_return(t, &pid, sizeof pid);
 }
 
-static touch_arg touch_path(const xgate *g, int i)
+static touch_arg touch_path(const th_xgate *g, int i)
 {
     touch_arg a;
     memset(&a, 0, sizeof a);
@@ -520,7 +449,7 @@ static touch_arg touch_path(const xgate *g, int i)
     return a;
 }
 
-static bool touched(const xgate *g, int i)
+static bool touched(const th_xgate *g, int i)
 {
     touch_arg a = touch_path(g, i);
     return access(a.path, F_OK) == 0;
@@ -631,7 +560,7 @@ typedef struct {
     int32_t value, act, flags, pad;
 } gate_arg;
 
-static gate_arg gated(const xgate *g, int value, int act)
+static gate_arg gated(const th_xgate *g, int value, int act)
 {
     gate_arg a;
     memset(&a, 0, sizeof a);
@@ -724,7 +653,7 @@ static future_t *submit(executor_t *ex, cfut_task_fn fn, const void *arg, size_t
     return f;
 }
 
-static future_t *submit_gated(executor_t *ex, const xgate *g, int value, int act)
+static future_t *submit_gated(executor_t *ex, const th_xgate *g, int value, int act)
 {
     gate_arg a = gated(g, value, act);
     return submit(ex, task_gated, &a, sizeof a);
@@ -1086,8 +1015,8 @@ PER_METHOD(task_errors)
 static void crash_case(executor_start m, int act)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 1);
     pid_t pid0 = run_pid(ex);
 
@@ -1105,7 +1034,7 @@ static void crash_case(executor_start m, int act)
     if (act == ACT_KILLED)
         CHECK_EQ(kill(p, SIGKILL), 0);
     else
-        xgate_open(&g, 1);
+        th_xgate_open(&g, 1);
 
     const void *data = (const void *)&g;
     size_t len = 99;
@@ -1160,7 +1089,7 @@ static void crash_case(executor_start m, int act)
     future_release(crasher);
     release_all(rest, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 
@@ -1181,8 +1110,8 @@ PER_METHOD(crash_sigkill)
 static void hook_case(executor_start m, const char *stage)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g); /* only its directory, for the files tasks create */
+    th_xgate g;
+    th_xgate_init(&g, "pp"); /* only its directory, for the files tasks create */
     CHECK_EQ(setenv("CFUT_TEST_WORKER_CRASH", stage, 1), 0);
     executor_t *ex = pool(m, 1);
     enum { N = 3 };
@@ -1215,7 +1144,7 @@ static void hook_case(executor_start m, const char *stage)
     ex = pool(m, 1); /* without the hook, all is well again */
     run_pid(ex);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 
@@ -1304,8 +1233,8 @@ PER_METHOD(crash_hook_init)
 static void task_timeout(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_options o = popts(m, 1);
     o.task_timeout = 0.5 * th_scale();
     executor_t *ex = pool_new(&o);
@@ -1340,7 +1269,7 @@ static void task_timeout(executor_start m)
     future_release(slow);
     release_all(quick, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(task_timeout)
@@ -1456,8 +1385,8 @@ static void max_tasks_after_shutdown_gh119592(executor_start m)
 {
     leak_begin();
     for (int variant = 0; variant < 2; variant++) {
-        xgate g;
-        xgate_init(&g);
+        th_xgate g;
+        th_xgate_init(&g, "pp");
         executor_options o = popts(m, 1);
         o.max_tasks_per_worker = 1;
         executor_t *ex = pool_new(&o);
@@ -1470,7 +1399,7 @@ static void max_tasks_after_shutdown_gh119592(executor_start m)
             CHECK_STATUS(executor_shutdown(ex, 0), CFUT_OK);
         else
             th = th_spawn(free_on_thread, ex); /* blocks until all is done */
-        xgate_open(&g, 3);
+        th_xgate_open(&g, 3);
         pid_t pids[3];
         for (int i = 0; i < 3; i++) {
             vp r = result_vp(fs[i]);
@@ -1488,7 +1417,7 @@ static void max_tasks_after_shutdown_gh119592(executor_start m)
             th_join(th);
         }
         release_all(fs, 3);
-        xgate_free(&g);
+        th_xgate_free(&g);
     }
     LEAK_END();
 }
@@ -1525,8 +1454,8 @@ static void max_tasks_cancelled_backlog(executor_start m)
     leak_begin();
     static const unsigned flags[] = {EXECUTOR_CANCEL_PENDING, EXECUTOR_TERMINATE};
     for (int k = 0; k < 2; k++) {
-        xgate g;
-        xgate_init(&g);
+        th_xgate g;
+        th_xgate_init(&g, "pp");
         executor_options o = popts(m, 1);
         o.max_tasks_per_worker = 1;
         executor_t *ex = pool_new(&o);
@@ -1537,7 +1466,7 @@ static void max_tasks_cancelled_backlog(executor_start m)
         CHECK_STATUS(executor_shutdown(ex, flags[k]), CFUT_OK);
         CHECK(future_cancelled(fs[1]) && future_cancelled(fs[2]));
         if (k == 0) {
-            xgate_open(&g, 1); /* it finishes and retires */
+            th_xgate_open(&g, 1); /* it finishes and retires */
             CHECK_EQ(result_vp(fs[0]).value, 0);
         } else { /* SIGTERM stops it; the gate stays shut */
             CHECK_STATUS(future_result(fs[0], TH_LONG_WAIT, NULL, NULL), CFUT_EWORKER);
@@ -1549,7 +1478,7 @@ static void max_tasks_cancelled_backlog(executor_start m)
         CHECK_EQ(s.workers, 0);
         release_all(fs, 3);
         executor_free(ex);
-        xgate_free(&g);
+        th_xgate_free(&g);
     }
     LEAK_END();
 }
@@ -1570,8 +1499,8 @@ static void check_init_report(const init_report *r, const char *initarg)
 static void initializer(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     static const char initarg[] = "set by init";
     executor_options o = popts(m, 2);
     o.initializer = init_record;
@@ -1583,7 +1512,7 @@ static void initializer(executor_start m)
                        submit_gated(ex, &g, 1, ACT_REPORT_INIT)};
     pid_t p0 = XGATE_STARTED(&g), p1 = XGATE_STARTED(&g);
     CHECK(p0 != p1);
-    xgate_open(&g, 2);
+    th_xgate_open(&g, 2);
     for (int i = 0; i < 2; i++) {
         init_report r;
         CHECK_STATUS(future_result_copy(gf[i], TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
@@ -1616,7 +1545,7 @@ static void initializer(executor_start m)
         future_release(f);
     }
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(initializer)
@@ -1736,8 +1665,8 @@ PER_METHOD(idle_reuse)
 static void saturation(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     enum { MAXW = 3, N = 5 * MAXW };
     executor_t *ex = pool(m, MAXW);
     future_t *fs[N];
@@ -1755,8 +1684,8 @@ static void saturation(executor_start m)
     CHECK_EQ(s.queued, N - MAXW);
     CHECK_EQ(s.idle, 0);
     CHECK_EQ(s.workers_started, MAXW);
-    CHECK(xgate_quiet(&g)); /* no fourth task is running */
-    xgate_open(&g, N);
+    CHECK(th_xgate_quiet(&g)); /* no fourth task is running */
+    th_xgate_open(&g, N);
     for (int i = 0; i < N; i++) {
         vp r = result_vp(fs[i]);
         CHECK_EQ(r.value, i);
@@ -1765,7 +1694,7 @@ static void saturation(executor_start m)
     CHECK_EQ(stats(ex).workers_started, MAXW);
     release_all(fs, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(saturation)
@@ -1787,8 +1716,8 @@ static void default_max_workers(executor_start m)
     CHECK(ncpu >= 1);
     CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
 
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 0);
     int n = ncpu + 2;
     future_t *fs[4];
@@ -1800,14 +1729,14 @@ static void default_max_workers(executor_start m)
     CHECK_EQ(s.workers, ncpu);
     CHECK_EQ(s.running, ncpu);
     CHECK_EQ(s.queued, 2);
-    CHECK(xgate_quiet(&g));
-    xgate_open(&g, (unsigned)n);
+    CHECK(th_xgate_quiet(&g));
+    th_xgate_open(&g, (unsigned)n);
     for (int i = 0; i < n; i++)
         CHECK_EQ(result_vp(fs[i]).value, i);
     CHECK_EQ(stats(ex).workers_started, ncpu);
     release_all(fs, (size_t)n);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(default_max_workers)
@@ -1852,8 +1781,8 @@ PER_METHOD(shutdown_wait)
 static void shutdown_cancel_pending(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 1);
     future_t *running = submit_gated(ex, &g, 5, ACT_RETURN);
     enum { N = 3 };
@@ -1872,7 +1801,7 @@ static void shutdown_cancel_pending(executor_start m)
     }
     future_t *late = submit(ex, task_pid, NULL, 0);
     CHECK_STATUS(future_status(late), CFUT_ESHUTDOWN);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_EQ(result_vp(running).value, 5);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     for (int i = 0; i < N; i++)
@@ -1886,7 +1815,7 @@ static void shutdown_cancel_pending(executor_start m)
     future_release(late);
     release_all(queued, N);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(shutdown_cancel_pending)
@@ -1897,8 +1826,8 @@ PER_METHOD(shutdown_cancel_pending)
 static void force_shutdown_case(executor_start m, unsigned flag, int sig, const char *abbrev)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 2);
     future_t *running[2] = {submit_gated(ex, &g, 0, ACT_RETURN),
                             submit_gated(ex, &g, 1, ACT_RETURN)};
@@ -1941,7 +1870,7 @@ static void force_shutdown_case(executor_start m, unsigned flag, int sig, const 
     release_all(running, 2);
     release_all(queued, 2);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 
@@ -1962,8 +1891,8 @@ PER_METHOD(shutdown_kill)
 static void shutdown_terminate_then_kill(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 1);
     gate_arg a = gated(&g, 1, ACT_RETURN);
     a.flags = G_IGNORE_TERM;
@@ -1979,7 +1908,7 @@ static void shutdown_terminate_then_kill(executor_start m)
     CHECK(!proc_alive(p));
     future_release(f);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(shutdown_terminate_then_kill)
@@ -1990,8 +1919,8 @@ PER_METHOD(shutdown_terminate_then_kill)
 static void shutdown_terminate_survivor(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 1);
     gate_arg a = gated(&g, 1, ACT_RETURN);
     a.flags = G_IGNORE_TERM;
@@ -1999,7 +1928,7 @@ static void shutdown_terminate_survivor(executor_start m)
     XGATE_STARTED(&g);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_TERMINATE), CFUT_OK);
     CHECK(!future_done(f));
-    xgate_open(&g, 1); /* the task returns normally */
+    th_xgate_open(&g, 1); /* the task returns normally */
     int st = future_wait(f, 5 * th_scale());
     if (st != CFUT_OK) {
         /* The bug c114164 fixed (frames from a doomed worker were dropped).
@@ -2013,7 +1942,7 @@ static void shutdown_terminate_survivor(executor_start m)
     CHECK(s == CFUT_OK || s == CFUT_EWORKER);
     future_release(f);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(shutdown_terminate_survivor)
@@ -2124,14 +2053,14 @@ PER_METHOD(shutdown_broken)
 static void shutdown_then_crash(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 2);
     future_t *f = submit_gated(ex, &g, 0, ACT_SEGV);
     future_t *q = submit(ex, task_pid, NULL, 0);
     XGATE_STARTED(&g);
     CHECK_STATUS(executor_shutdown(ex, 0), CFUT_OK);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     CHECK(future_done(f) && future_done(q));
     CHECK_STATUS(future_status(f), CFUT_EWORKER);
@@ -2140,7 +2069,7 @@ static void shutdown_then_crash(executor_start m)
     future_release(f);
     future_release(q);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(shutdown_then_crash)
@@ -2436,8 +2365,8 @@ static void task_module_gone(executor_start m)
     if (!src)
         th_skip("CFUT_TEST_PP_MOD is not set (run under meson test)");
     leak_begin();
-    xgate g;
-    xgate_init(&g); /* for its directory */
+    th_xgate g;
+    th_xgate_init(&g, "pp"); /* for its directory */
     char copy[128];
     snprintf(copy, sizeof copy, "%s/pp_mod_copy.so", g.dir);
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -2470,7 +2399,7 @@ static void task_module_gone(executor_start m)
     CHECK_EQ(s.failed, 1);
     executor_free(ex);
     dlclose(h);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(task_module_gone)
@@ -2482,8 +2411,8 @@ PER_METHOD(task_module_gone)
 static void worker_names(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_options o = popts(m, 2);
     o.name_prefix = "pp";
     executor_t *ex = pool_new(&o);
@@ -2505,7 +2434,7 @@ static void worker_names(executor_start m)
     CHECK(proc_comm(a, na, sizeof na) && proc_comm(b, nb, sizeof nb));
     CHECK((strcmp(na, "pp_0") == 0 && strcmp(nb, "pp_1") == 0) ||
           (strcmp(na, "pp_1") == 0 && strcmp(nb, "pp_0") == 0));
-    xgate_open(&g, 2);
+    th_xgate_open(&g, 2);
     for (int i = 0; i < 2; i++)
         WAIT_DONE(gf[i]);
     release_all(gf, 2);
@@ -2528,7 +2457,7 @@ static void worker_names(executor_start m)
     CHECK(ends_with((const char *)data, "_0"));
     future_release(f);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(worker_names)
@@ -2593,8 +2522,8 @@ static void test_default_start_is_forkserver(void)
  * its channel closing: only the parent-death signal stops it. */
 static void die_with_parent(executor_start m)
 {
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     int pfd[2];
     CHECK(pipe2(pfd, O_CLOEXEC) == 0);
     pid_t child = fork();
@@ -2649,7 +2578,7 @@ static void die_with_parent(executor_start m)
                     pi.comm);
         usleep(1000);
     }
-    xgate_free(&g);
+    th_xgate_free(&g);
 }
 PER_METHOD(die_with_parent)
 
@@ -2660,8 +2589,8 @@ static void no_leaks(executor_start m)
 {
     leak_begin();
     for (int round = 0; round < 2; round++) {
-        xgate g;
-        xgate_init(&g);
+        th_xgate g;
+        th_xgate_init(&g, "pp");
         executor_options o = popts(m, 2);
         o.max_tasks_per_worker = 2;
         o.task_timeout = 0.5 * th_scale();
@@ -2692,7 +2621,7 @@ static void no_leaks(executor_start m)
         release_all(fs, nf);
         free(buf);
         executor_free(ex);
-        xgate_free(&g);
+        th_xgate_free(&g);
         LEAK_END();
     }
     executor_options o = popts(m, 2);
@@ -2704,8 +2633,8 @@ static void no_leaks(executor_start m)
     executor_free(ex);
     LEAK_END();
 
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     ex = pool(m, 2);
     f = submit_gated(ex, &g, 0, ACT_RETURN);
     XGATE_STARTED(&g);
@@ -2713,7 +2642,7 @@ static void no_leaks(executor_start m)
     CHECK_STATUS(future_status(f), CFUT_EWORKER);
     future_release(f);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(no_leaks)
@@ -2840,8 +2769,8 @@ PER_METHOD(free_beside_fork_pool)
 static void stats_counts(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 2);
     for (int32_t i = 0; i < 3; i++) {
         future_t *f = submit(ex, task_double_pid, &i, sizeof i);
@@ -2873,7 +2802,7 @@ static void stats_counts(executor_start m)
     CHECK_EQ(s.queued, 1);
     CHECK_EQ(s.running, 2);
     CHECK(future_cancel(c));
-    xgate_open(&g, 2);
+    th_xgate_open(&g, 2);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(result_vp(r[i]).value, i);
     s = stats(ex);
@@ -2890,7 +2819,7 @@ static void stats_counts(executor_start m)
     release_all(r, 2);
     future_release(c);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(stats_counts)
@@ -2902,8 +2831,8 @@ PER_METHOD(stats_counts)
 static void callbacks(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_options o = popts(m, 1);
     o.name_prefix = "cbx";
     executor_t *ex = pool_new(&o);
@@ -2918,7 +2847,7 @@ static void callbacks(executor_start m)
     CHECK_STATUS(future_add_done_callback(f1, cb_record, &r1), CFUT_OK);
     CHECK_STATUS(future_add_done_callback(f2, cb_record, &r2), CFUT_OK);
     CHECK_EQ(atomic_load(&r1.calls), 0);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK(th_gate_timedwait(&r1.ran, TH_LONG_WAIT));
     CHECK(th_gate_timedwait(&r2.ran, TH_LONG_WAIT));
     CHECK(!pthread_equal(r1.thread, pthread_self()));
@@ -2945,7 +2874,7 @@ static void callbacks(executor_start m)
     CHECK_EQ(atomic_load(&r4.calls), 1);
     CHECK(pthread_equal(r4.thread, pthread_self()));
     CHECK_STATUS(r4.status, CFUT_ECANCELLED);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_EQ(result_vp(f1).value, 4);
     executor_free(ex);
     CHECK_EQ(atomic_load(&r4.calls), 1);
@@ -2955,7 +2884,7 @@ static void callbacks(executor_start m)
     th_gate_destroy(&r2.ran);
     th_gate_destroy(&r3.ran);
     th_gate_destroy(&r4.ran);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(callbacks)
@@ -2966,8 +2895,8 @@ PER_METHOD(callbacks)
 static void wait_process_futures(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 3);
     future_t *gated_f = submit_gated(ex, &g, 1, ACT_RETURN);
     XGATE_STARTED(&g);
@@ -2988,7 +2917,7 @@ static void wait_process_futures(executor_start m)
     CHECK(!future_done(gated_f));
     future_t *all[] = {gated_f, quick, crashed, quick};
     CHECK_STATUS(futures_wait(all, 4, 0, FUTURES_ALL_COMPLETED), CFUT_ETIMEDOUT);
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_STATUS(futures_wait(all, 4, TH_LONG_WAIT, FUTURES_ALL_COMPLETED), CFUT_OK);
     CHECK_EQ(result_vp(gated_f).value, 1);
     CHECK_EQ(result_vp(quick).value, 8);
@@ -2996,7 +2925,7 @@ static void wait_process_futures(executor_start m)
     future_release(quick);
     future_release(crashed);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(wait_process_futures)
@@ -3007,8 +2936,8 @@ PER_METHOD(wait_process_futures)
 static void as_completed_process_futures(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 3);
     int32_t x = 0;
     future_t *done0 = submit(ex, task_double_pid, &x, sizeof x);
@@ -3035,7 +2964,7 @@ static void as_completed_process_futures(executor_start m)
     CHECK(out == NULL);
     bool yielded[3] = {false, false, false};
     for (int k = 0; k < 3; k++) {
-        xgate_open(&g, 1); /* exactly one more task finishes */
+        th_xgate_open(&g, 1); /* exactly one more task finishes */
         p.revents = 0;
         CHECK_EQ(poll(&p, 1, (int)(TH_LONG_WAIT * 1000)), 1);
         CHECK_STATUS(futures_next(it, TH_LONG_WAIT, &out), CFUT_OK);
@@ -3057,7 +2986,7 @@ static void as_completed_process_futures(executor_start m)
     release_all(gf, 3);
     future_release(done0);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(as_completed_process_futures)
@@ -3067,8 +2996,8 @@ PER_METHOD(as_completed_process_futures)
 static void cancel_process_future(executor_start m)
 {
     leak_begin();
-    xgate g;
-    xgate_init(&g);
+    th_xgate g;
+    th_xgate_init(&g, "pp");
     executor_t *ex = pool(m, 1);
     future_t *running = submit_gated(ex, &g, 9, ACT_RETURN);
     touch_arg a = touch_path(&g, 0);
@@ -3081,7 +3010,7 @@ static void cancel_process_future(executor_start m)
     CHECK(future_cancelled(queued));
     CHECK_STATUS(future_status(queued), CFUT_ECANCELLED);
     CHECK(future_cancel(queued)); /* already cancelled: still true */
-    xgate_open(&g, 1);
+    th_xgate_open(&g, 1);
     CHECK_EQ(result_vp(running).value, 9);
     CHECK_STATUS(executor_shutdown(ex, EXECUTOR_WAIT), CFUT_OK);
     CHECK(!touched(&g, 0));
@@ -3091,7 +3020,7 @@ static void cancel_process_future(executor_start m)
     future_release(running);
     future_release(queued);
     executor_free(ex);
-    xgate_free(&g);
+    th_xgate_free(&g);
     LEAK_END();
 }
 PER_METHOD(cancel_process_future)
