@@ -41,11 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef BENCH_HAVE_ZLIB
-#include <zlib.h>
 
 #include "common.h"
-#endif
+#include "remote.h"
 
 static long w1_tasks = 200000;
 static long w2_trips = 20000;
@@ -72,61 +70,6 @@ static executor_t *pool(int max_workers)
     if (st != CFUT_OK)
         die("executor_new (run under mpiexec -n 3)", NULL, st);
     return ex;
-}
-
-/* The CPU-bound pure function, as in bench_threads.c and peer_python.py. */
-struct chain_arg {
-    uint64_t steps;
-    uint32_t seed;
-};
-
-static int chain_task(cfut_task *t, const void *arg, size_t len)
-{
-    struct chain_arg a;
-    if (len != sizeof a)
-        return cfut_fail(t, 1, "chain_task: %zu-byte argument", len);
-    memcpy(&a, arg, sizeof a);
-    uint32_t h = chain(a.seed, a.steps);
-    return cfut_return(t, &h, sizeof h);
-}
-
-/* Adler-32, as bench_process.c computes it (zlib's when there). */
-#ifdef BENCH_HAVE_ZLIB
-static const char adler_impl[] = "zlib " ZLIB_VERSION;
-static uint32_t adler32_of(const unsigned char *p, size_t n)
-{
-    uLong a = adler32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        a = adler32(a, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)a;
-}
-#else
-static const char adler_impl[] = "plain C";
-static uint32_t adler32_of(const unsigned char *p, size_t n)
-{
-    uint32_t a = 1, b = 0;
-    while (n > 0) {
-        size_t k = n < 5552 ? n : 5552;
-        n -= k;
-        while (k--) {
-            a += *p++;
-            b += a;
-        }
-        a %= 65521;
-        b %= 65521;
-    }
-    return b << 16 | a;
-}
-#endif
-
-static int checksum_task(cfut_task *t, const void *arg, size_t len)
-{
-    uint32_t c = adler32_of(arg, len);
-    return cfut_return(t, &c, sizeof c);
 }
 
 static unsigned char *w4_buffer(size_t n)

@@ -43,11 +43,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef BENCH_HAVE_ZLIB
-#include <zlib.h>
-#endif
 
 #include "common.h"
+#include "remote.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define TSAN 1
@@ -87,65 +85,6 @@ static executor_t *pool(int max_workers, executor_start start, unsigned max_task
     if (st != CFUT_OK)
         die("executor_new", NULL, st);
     return ex;
-}
-
-/* The CPU-bound pure function, as in bench_threads.c and peer_python.py. */
-/* The steps travel with the seed: a worker's globals are its own. */
-struct chain_arg {
-    uint64_t steps;
-    uint32_t seed;
-};
-
-static int chain_task(cfut_task *t, const void *arg, size_t len)
-{
-    struct chain_arg a;
-    if (len != sizeof a)
-        return cfut_fail(t, 1, "chain_task: %zu-byte argument", len);
-    memcpy(&a, arg, sizeof a);
-    uint32_t h = chain(a.seed, a.steps);
-    return cfut_return(t, &h, sizeof h);
-}
-
-/* Adler-32 (RFC 1950), the checksum Python's zlib.adler32 computes. With
- * zlib (the usual build) it is the very function Python's zlib module calls,
- * so the workers of both sides do the same work on the same bytes; the
- * fallback below gives the same value, about half as fast. */
-#ifdef BENCH_HAVE_ZLIB
-static const char adler_impl[] = "zlib " ZLIB_VERSION;
-static uint32_t adler32_of(const unsigned char *p, size_t n)
-{
-    uLong a = adler32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        a = adler32(a, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)a;
-}
-#else
-static const char adler_impl[] = "plain C";
-static uint32_t adler32_of(const unsigned char *p, size_t n)
-{
-    uint32_t a = 1, b = 0;
-    while (n > 0) {
-        size_t k = n < 5552 ? n : 5552; /* no overflow before the modulo */
-        n -= k;
-        while (k--) {
-            a += *p++;
-            b += a;
-        }
-        a %= 65521;
-        b %= 65521;
-    }
-    return b << 16 | a;
-}
-#endif
-
-static int checksum_task(cfut_task *t, const void *arg, size_t len)
-{
-    uint32_t c = adler32_of(arg, len);
-    return cfut_return(t, &c, sizeof c);
 }
 
 /* The W4 buffer: the same bytes as peer_python.py's w4_buffer(). */
