@@ -189,12 +189,10 @@ void cfut__outcome_fail(cfut__outcome *o, int status, int code, const char *fmt,
 
 /* The future handed out when even a failed future cannot be allocated. Its
  * reference count is never touched. */
-static char enomem_text[] = "out of memory";
 static future_t enomem_future = {
     .state = CFUT__FINISHED,
     .refs = 1,
-    .status = CFUT_ENOMEM,
-    .message = enomem_text,
+    .status = CFUT_ENOMEM, /* no message: cfut_strerror's stands in */
 };
 
 void cfut__future_init(future_t *f, const cfut__future_class *cls, uint32_t refs)
@@ -220,6 +218,31 @@ future_t *future_retain(future_t *f)
     return f;
 }
 
+/* Drops what f->result holds: an outcome, or a task's argument. */
+static void clear_result(future_t *f)
+{
+    if (f->result_borrowed) /* the owner frees it with the future */
+        f->result.len = 0;
+    else
+        cfut__value_clear(&f->result);
+    f->result_borrowed = false;
+}
+
+/* Stores a failure's message as the result, with its NUL; takes msg. */
+static void set_message(future_t *f, char *msg)
+{
+    if (!msg)
+        return; /* future_error_message() falls back to the status text */
+    size_t n = strlen(msg) + 1;
+    if (n <= CFUT__INLINE_VALUE) {
+        memcpy(f->result.u.buf, msg, n);
+        cfut__free(msg);
+    } else {
+        f->result.u.ptr = (unsigned char *)msg;
+    }
+    f->result.len = n;
+}
+
 static void destroy(future_t *f)
 {
     cfut__callback *cb = f->callbacks;
@@ -229,8 +252,7 @@ static void destroy(future_t *f)
         cb = next;
     }
     CFUT_ASSERT(f->waiters == NULL);
-    cfut__free(f->message);
-    cfut__value_clear(&f->result);
+    clear_result(f);
     if (f->cls)
         f->cls->destroy(f);
     else
@@ -313,12 +335,16 @@ int cfut__future_complete_begin(future_t *f, uint32_t state, cfut__outcome *o,
     }
     f->status = o->status;
     f->code = o->code;
-    f->message = o->message;
-    f->result = o->result;
-    if (f->status != CFUT_OK && !f->message)
-        f->message = cfut__strdup(cfut_strerror(f->status));
+    clear_result(f); /* a task's argument: its work is over */
+    if (o->status == CFUT_OK) {
+        f->result = o->result;
+        o->result.len = 0;
+        cfut__free(o->message);
+    } else {
+        cfut__value_clear(&o->result);
+        set_message(f, o->message);
+    }
     o->message = NULL;
-    o->result.len = 0;
     c->callbacks = f->callbacks;
     f->callbacks = NULL;
     c->old_state = atomic_exchange_explicit(&f->state, state, memory_order_acq_rel);
@@ -567,7 +593,8 @@ const char *future_error_message(const future_t *f)
     if (!f || !is_done(state_of(f)) || f->status == CFUT_OK)
         return NULL;
     /* A message that could not be allocated falls back to the status text. */
-    return f->message ? f->message : cfut_strerror(f->status);
+    return f->result.len ? (const char *)cfut__value_data(&f->result)
+                         : cfut_strerror(f->status);
 }
 
 /* ---- callbacks ----------------------------------------------------------- */

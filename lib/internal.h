@@ -198,14 +198,20 @@ typedef struct cfut__callback cfut__callback;
 typedef struct cfut__wait_node cfut__wait_node;
 typedef struct cfut__task cfut__task;
 
+/* 80 bytes: a task (future first) with a small argument must fit one
+ * 128-byte malloc chunk, so every word here earns its place. */
 struct future {
     _Atomic uint32_t state;  /* CFUT__* state | flags; futex word */
     _Atomic uint32_t refs;
     cfut__lock lock;         /* guards everything below */
     int status;              /* valid once done */
     int code;
+    bool result_borrowed;    /* result points into the owner's allocation */
     const cfut__future_class *cls; /* NULL: made by future_new() */
-    char *message;
+    /* Once done: the result bytes on success, the error message (with its
+     * NUL; empty if it could not be allocated) on failure. Before, a task
+     * keeps its argument here: nothing reads the result until the future is
+     * done, and nothing reads the argument after. */
     cfut__value result;
     cfut__callback *callbacks;     /* newest first */
     cfut__wait_node *waiters;      /* futures_wait calls, iterators */
@@ -262,7 +268,10 @@ void cfut__waiters_fire(future_t *f, uint32_t state);
 /* ---- tasks (task.c) ------------------------------------------------------ */
 
 /* A submitted task. Its future is its first member: one allocation per task,
- * freed when the last reference to the future goes. */
+ * freed when the last reference to the future goes. The argument lives in
+ * the future's result until the task completes (see struct future): inline
+ * up to 16 bytes, in this allocation's tail up to 64, on the heap beyond
+ * (freed as soon as the task completes). 120 bytes with a small argument. */
 struct cfut__task {
     future_t fut;
     executor_t *ex;               /* holds a reference */
@@ -272,12 +281,10 @@ struct cfut__task {
         cfut__callback *done_cbs; /* once drained: callbacks still to run */
     } u;
     cfut_task_fn fn;
-    size_t arg_len;
-    unsigned char *arg;           /* inline_arg or heap */
     bool queued;                  /* linked in a backend queue */
     uint8_t slot;                 /* process pool: its slot on its worker */
     uint32_t drained_state;       /* once drained: the state it replaced */
-    unsigned char inline_arg[];   /* small arguments live here */
+    unsigned char tail[];         /* medium arguments live here */
 };
 
 /* The running task, as the task function sees it (public name cfut_task). */
@@ -328,6 +335,12 @@ void cfut__queue_reset_locks(cfut__queue *q);
 /* Runs fn on this thread with cfut_current() set; fills t->out. */
 void cfut__task_invoke(cfut_task *t, cfut_task_fn fn);
 static inline cfut__task *cfut__task_of(future_t *f) { return (cfut__task *)f; }
+/* The argument of a task that has not completed. */
+static inline const unsigned char *cfut__task_arg(const cfut__task *t)
+{
+    return cfut__value_data(&t->fut.result);
+}
+static inline size_t cfut__task_arg_len(const cfut__task *t) { return t->fut.result.len; }
 
 /* ---- executors (executor.c) ---------------------------------------------- */
 

@@ -403,8 +403,8 @@ static bool dispatch(executor_t *ex, mpool *mp, bool *busy)
             cfut__fnref fr;
             int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
             if (rc == CFUT_OK)
-                rc = cfut__wire_put_task(&mp->out, (uint64_t)(uintptr_t)t, &fr, t->arg,
-                                         t->arg_len, false);
+                rc = cfut__wire_put_task(&mp->out, (uint64_t)(uintptr_t)t, &fr,
+                                         cfut__task_arg(t), cfut__task_arg_len(t), false);
             if (rc != CFUT_OK) {
                 pthread_mutex_lock(&mp->mu);
                 r->state = R_IDLE;

@@ -897,16 +897,17 @@ static int send_task(pworker *w, cfut__task *t, bool pipelined)
     int rc = cfut__fnref_of((cfut_fn)t->fn, &fr);
     if (rc != CFUT_OK)
         return rc;
-    bool in_shm = !pipelined && w->shm.base && t->arg_len >= CFUT__SHM_MIN &&
-                  t->arg_len <= CFUT__SHM_HALF;
+    const void *arg = cfut__task_arg(t);
+    size_t len = cfut__task_arg_len(t);
+    bool in_shm = !pipelined && w->shm.base && len >= CFUT__SHM_MIN && len <= CFUT__SHM_HALF;
     if (in_shm) {
-        memcpy(w->shm.base, t->arg, t->arg_len);
-        w->shm_arg_used = t->arg_len;
+        memcpy(w->shm.base, arg, len);
+        w->shm_arg_used = len;
     }
     t->slot = (uint8_t)(w->nsent % CFUT__PIPELINE);
     if (pipelined) /* its last user's outcome has been read (held < PIPELINE) */
         atomic_store(cfut__shm_slot(&w->shm, w->nsent), CFUT__SLOT_FREE);
-    rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, t->arg, t->arg_len,
+    rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, arg, len,
                              (in_shm ? CFUT__WIRE_IN_SHM : 0u) |
                              (pipelined ? CFUT__WIRE_PIPELINED : 0u));
     if (rc == CFUT_OK)
@@ -932,7 +933,7 @@ static void pipeline(executor_t *ex, ppool *pp)
         for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
             cfut__task *t = pp->queue.head;
             if (w->state != W_BUSY || w->doom || !w->shm.base || w->held >= depth ||
-                (max && w->nsent >= max) || t->arg_len >= CFUT__SHM_MIN)
+                (max && w->nsent >= max) || cfut__task_arg_len(t) >= CFUT__SHM_MIN)
                 continue;
             cfut__queue_pop(&pp->queue);
             if (send_task(w, t, true) != CFUT_OK) {
@@ -998,7 +999,7 @@ static bool dispatch(executor_t *ex, ppool *pp)
             cfut__outcome_fail(&o, rc, 0, rc == CFUT_ESERIALIZE
                                ? "the argument (%zu bytes) is too large for the wire"
                                : "the task could not be encoded (%zu-byte argument)",
-                               t->arg_len);
+                               cfut__task_arg_len(t));
             cfut__executor_finish(t, &o);
             future_release(&t->fut);
             continue;

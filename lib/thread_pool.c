@@ -265,7 +265,8 @@ static void *worker_main(void *arg)
             done = NULL;
         }
         if (t) {
-            ct = (cfut_task){.arg = t->arg, .arg_len = t->arg_len, .fut = &t->fut, .ex = ex};
+            ct = (cfut_task){.arg = cfut__task_arg(t), .arg_len = cfut__task_arg_len(t),
+                             .fut = &t->fut, .ex = ex};
             if (ex->opts.task_timeout > 0)
                 ct.deadline_ns = cfut__now_ns() + (uint64_t)(ex->opts.task_timeout * 1e9);
             cfut__task_invoke(&ct, t->fn);

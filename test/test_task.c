@@ -506,6 +506,93 @@ static void test_arg_copied(void)
     th_gate_destroy(&go);
 }
 
+/* The argument sizes on either side of each place a task keeps its
+ * argument until it completes (16 bytes inline in the future, 64 in the
+ * task's allocation, the heap beyond): each arrives intact while the caller
+ * overwrites its buffer, its result replaces it, and a queued task of each
+ * size is cancelled cleanly (the sanitizer and valgrind runs check the
+ * memory). */
+static void test_arg_every_size(void)
+{
+    static const size_t sizes[] = {1, 8, 15, 16, 17, 40, 63, 64, 65, 300};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    th_gate started, go;
+    th_gate_init(&started);
+    th_gate_init(&go);
+    executor_t *ex = new_pool(1);
+    gate_pair g = { &started, &go };
+    future_t *blocker = submit(ex, task_gated, &g, sizeof g);
+    th_gate_wait(&started);
+
+    future_t *run[N], *cancelled[N];
+    unsigned char buf[300];
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = 0; j < sizes[i]; j++)
+            buf[j] = (unsigned char)(i * 31 + j);
+        run[i] = submit(ex, task_return_arg, buf, sizes[i]);
+        cancelled[i] = submit(ex, task_return_arg, buf, sizes[i]);
+        memset(buf, 0xee, sizeof buf);
+    }
+    for (size_t i = 0; i < N; i++)
+        CHECK(future_cancel(cancelled[i]));
+    th_gate_open(&go, 1);
+    for (size_t i = 0; i < N; i++) {
+        const void *data = NULL;
+        size_t len = 0;
+        CHECK_STATUS(future_result(run[i], -1, &data, &len), CFUT_OK);
+        CHECK_EQ(len, sizes[i]);
+        for (size_t j = 0; j < len; j++)
+            CHECK_EQ(((const unsigned char *)data)[j], (unsigned char)(i * 31 + j));
+        CHECK_STATUS(future_status(cancelled[i]), CFUT_ECANCELLED);
+        future_release(run[i]);
+        future_release(cancelled[i]);
+    }
+    CHECK_STATUS(future_result(blocker, -1, NULL, NULL), CFUT_OK);
+    future_release(blocker);
+    executor_free(ex);
+    th_gate_destroy(&started);
+    th_gate_destroy(&go);
+}
+
+/* Fails with a message of arg[0] 'm's, after reading every argument byte. */
+static int task_fail_sized(cfut_task *t, const void *arg, size_t len)
+{
+    const unsigned char *a = arg;
+    char msg[128];
+    size_t n = a[0];
+    for (size_t i = 1; i < len; i++)
+        if (a[i] != (unsigned char)i)
+            return cfut_fail(t, 2, "argument byte %zu changed", i);
+    memset(msg, 'm', n);
+    msg[n] = 0;
+    return cfut_fail(t, 9, "%s", msg);
+}
+
+/* A failure's message takes the place of the argument too: messages on
+ * either side of 16 bytes with their NUL, after arguments of each size. */
+static void test_fail_message_every_length(void)
+{
+    static const size_t lens[] = {0, 1, 14, 15, 16, 17, 100};
+    static const size_t arg_sizes[] = {1, 16, 17, 64, 65};
+    executor_t *ex = new_pool(1);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (size_t k = 0; k < sizeof arg_sizes / sizeof arg_sizes[0]; k++) {
+            unsigned char arg[65];
+            for (size_t j = 0; j < sizeof arg; j++)
+                arg[j] = (unsigned char)j;
+            arg[0] = (unsigned char)lens[i];
+            future_t *f = submit(ex, task_fail_sized, arg, arg_sizes[k]);
+            check_failed(f, CFUT_ETASK, 9);
+            const char *m = future_error_message(f);
+            CHECK(m != NULL);
+            CHECK_EQ(strlen(m), lens[i]);
+            CHECK(strspn(m, "m") == lens[i]);
+            future_release(f);
+        }
+    }
+    executor_free(ex);
+}
+
 static void test_arg_empty(void)
 {
     executor_t *ex = new_pool(1);
@@ -889,6 +976,8 @@ TH_CASES(
     TH_CASE(test_null_task_misuse),
     TH_CASE(test_failure_does_not_break_pool),
     TH_CASE(test_arg_copied),
+    TH_CASE(test_arg_every_size),
+    TH_CASE(test_fail_message_every_length),
     TH_CASE(test_arg_empty),
     TH_CASE(test_arg_large),
     TH_CASE(test_submit_invalid),
