@@ -705,7 +705,8 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
     while (w->fd >= 0) {
         if (cfut__buf_reserve(&w->in, 65536) != CFUT_OK)
             break;
-        ssize_t n = recv(w->fd, w->in.data + w->in.len, w->in.cap - w->in.len, MSG_DONTWAIT);
+        size_t room = w->in.cap - w->in.len;
+        ssize_t n = recv(w->fd, w->in.data + w->in.len, room, MSG_DONTWAIT);
         if (n > 0) {
             w->in.len += (size_t)n;
             /* Whole frames only. A worker being stopped may still finish
@@ -731,6 +732,12 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
             }
             if (w->garbled)
                 w->in.len = 0;
+            /* A short read emptied the socket (a stream socket's recv takes
+             * every queued message that fits): what comes next, or EOF,
+             * wakes the level-triggered epoll again. Not asking once more
+             * only to hear EAGAIN saves a system call per wake-up. */
+            if ((size_t)n < room)
+                return;
             continue;
         }
         if (n < 0 && errno == EINTR)
