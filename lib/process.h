@@ -36,8 +36,15 @@ enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
 /* A worker holds at most this many tasks: the one it runs and the ones sent
  * behind it (CFUT__WIRE_PIPELINED), so it never waits for the parent while
  * work is queued. The nth TASK frame sent to a worker (both sides count)
- * owns slot n % CFUT__PIPELINE, free again once its outcome is read. */
-enum { CFUT__PIPELINE = 8 };
+ * owns slot n % CFUT__PIPELINE, free again once its outcome is read. A
+ * power of two (n wraps), at most 256 (cfut__task.slot).
+ *
+ * Deep enough to cover the manager's wake-up: tiny tasks take about a
+ * microsecond each in the worker, and the manager needs tens to wake, read
+ * outcomes and send more. W1 (200,000 no-op tasks, 2 workers, 3 interleaved
+ * rounds of bench_process --runs 3): 8 -> 2.8-3.4 us/task, 16 -> 2.2-2.5,
+ * 32 -> 1.6-1.75, 64 and 128 no better than 32. */
+enum { CFUT__PIPELINE = 32 };
 /* A slot's states: the worker moves FREE -> STARTED before it runs the
  * task, the parent FREE -> CANCELLED to cancel it; one compare-and-swap
  * each, so exactly one of them wins. */
