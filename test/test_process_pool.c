@@ -925,6 +925,30 @@ static void submit_result(executor_start m)
 }
 PER_METHOD(submit_result)
 
+/* One task at a time, each submitted a varying while after the last result
+ * (0-119 us, busy-waited): after it completes a future with no worker
+ * busy, the manager waits about 50 us for the next submission without
+ * sleeping, then sleeps. A submission made on either side of that moment
+ * must reach it; a lost one hangs here until the case's timeout. */
+static void submit_after_result(executor_start m)
+{
+    leak_begin();
+    executor_t *ex = pool(m, 1);
+    for (int32_t i = 0; i < 300; i++) {
+        future_t *f = submit(ex, task_echo, &i, sizeof i);
+        CHECK_EQ(result_int(f), i);
+        future_release(f);
+        double until = th_now() + (double)(i * 37 % 120) * 1e-6;
+        while (th_now() < until)
+            continue;
+    }
+    executor_stats s = stats(ex);
+    CHECK_EQ(s.completed, 300);
+    executor_free(ex);
+    LEAK_END();
+}
+PER_METHOD(submit_after_result)
+
 /* A task's failure crosses the process boundary with its code and message,
  * and the worker's pid as origin (test_process_pool.py test_traceback: the
  * remote side is named). Failures do not cost the worker. */
@@ -3073,6 +3097,7 @@ PER_METHOD(many_submits)
 
 TH_CASES(
     METHOD_CASES(submit_result),
+    METHOD_CASES(submit_after_result),
     METHOD_CASES(task_errors),
     METHOD_CASES(crash_segv),
     METHOD_CASES(crash_abort),
