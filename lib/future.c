@@ -155,9 +155,13 @@ int cfut__value_set(cfut__value *v, const void *data, size_t len)
 
 void cfut__value_clear(cfut__value *v)
 {
-    if (v->len > CFUT__INLINE_VALUE)
-        cfut__free(v->u.ptr);
+    /* Length first: a fork() by another thread between the two leaves the
+     * child a value that is empty, not one it would free a second time
+     * (its fork handler completes the futures that were being completed). */
+    size_t len = v->len;
     v->len = 0;
+    if (len > CFUT__INLINE_VALUE)
+        cfut__free(v->u.ptr);
 }
 
 void cfut__outcome_clear(cfut__outcome *o)

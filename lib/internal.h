@@ -309,6 +309,12 @@ cfut__task *cfut__task_new(executor_t *ex, cfut_task_fn fn, const void *arg, siz
 void cfut__task_drain(cfut__task *t, cfut__task **list, uint32_t state, int status, int code,
                       const char *fmt, ...) CFUT_PRINTF(6, 7);
 void cfut__task_list_finish(cfut__task *list);
+/* Fork child: drains the task that the forking thread is running. That
+ * thread goes on running it in the child, still reading the argument kept
+ * in the future's result, so the future fails without a message of its own
+ * (future_error_message() gives the status text) and nothing overwrites or
+ * frees those bytes: the child keeps them. */
+void cfut__task_drain_running_here(cfut__task *t, cfut__task **list, int status);
 
 /* A backend's queue of submitted tasks, guarded by the backend's lock.
  * Doubly linked, so cancel unlinks in O(1). */

@@ -65,6 +65,25 @@ cfut__task *cfut__task_new(executor_t *ex, cfut_task_fn fn, const void *arg, siz
     return t;
 }
 
+/* Completes t's future with `o` (taken) and pushes t on *list, for
+ * cfut__task_list_finish(). */
+static void drain_with(cfut__task *t, cfut__task **list, uint32_t state, cfut__outcome *o)
+{
+    t->queued = false;
+    cfut__completion c;
+    if (cfut__future_complete_begin(&t->fut, state, o, &c) == CFUT_OK) {
+        cfut__executor_count(t->ex, state, o->status);
+        t->u.done_cbs = c.callbacks;
+        t->drained_state = c.old_state;
+    } else { /* already done: nothing left but the reference */
+        t->u.done_cbs = NULL;
+        t->drained_state = 0;
+    }
+    cfut__outcome_clear(o);
+    t->next = *list;
+    *list = t;
+}
+
 void cfut__task_drain(cfut__task *t, cfut__task **list, uint32_t state, int status, int code,
                       const char *fmt, ...)
 {
@@ -73,19 +92,16 @@ void cfut__task_drain(cfut__task *t, cfut__task **list, uint32_t state, int stat
     va_start(ap, fmt);
     cfut__outcome_vfail(&o, status, code, fmt, ap);
     va_end(ap);
-    t->queued = false;
-    cfut__completion c;
-    if (cfut__future_complete_begin(&t->fut, state, &o, &c) == CFUT_OK) {
-        cfut__executor_count(t->ex, state, status);
-        t->u.done_cbs = c.callbacks;
-        t->drained_state = c.old_state;
-    } else { /* already done: nothing left but the reference */
-        t->u.done_cbs = NULL;
-        t->drained_state = 0;
-    }
-    cfut__outcome_clear(&o);
-    t->next = *list;
-    *list = t;
+    drain_with(t, list, state, &o);
+}
+
+void cfut__task_drain_running_here(cfut__task *t, cfut__task **list, int status)
+{
+    /* Borrowed: completion takes the argument's length away without
+     * freeing it, and with no message nothing is written in its place. */
+    t->fut.result_borrowed = true;
+    cfut__outcome o = {.status = status};
+    drain_with(t, list, CFUT__FINISHED, &o);
 }
 
 void cfut__task_list_finish(cfut__task *list)

@@ -519,7 +519,11 @@ static void tp_atfork_child(executor_t *ex, cfut__task **orphans)
              * future it had already completed stays as it is; either way
              * the worker's reference is ours to drop. */
             cfut__future_reset_lock(&ts[k]->fut);
-            cfut__task_drain(ts[k], orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
+            if (k == 0 && pthread_equal(w->tid, pthread_self()))
+                /* Its task called fork(): it runs on here, on its argument. */
+                cfut__task_drain_running_here(ts[k], orphans, CFUT_EBROKEN);
+            else
+                cfut__task_drain(ts[k], orphans, CFUT__FINISHED, CFUT_EBROKEN, 0, msg);
         }
         w->current = NULL;
         atomic_store(&w->completing, NULL);

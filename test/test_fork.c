@@ -348,6 +348,50 @@ static void test_process_fork_from_a_threadpool(void)
     executor_free(ex);
 }
 
+/* A task that forks reads its argument in the child, as one that forks and
+ * execs a command it was given would. The argument lives in the task's
+ * future until it completes, and the fork handler fails the inherited
+ * futures: the forking task's own must keep its argument intact. Sizes:
+ * inline (8, 16), in the task's tail (40), on the heap (100). */
+static unsigned char arg_byte(size_t len, size_t i) { return (unsigned char)(len * 7 + i * 13 + 1); }
+
+static int task_fork_reads_arg(cfut_task *t, const void *arg, size_t len)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return cfut_fail(t, errno, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        alarm((unsigned)(child_limit() + 5));
+        const unsigned char *a = arg;
+        for (size_t i = 0; i < len; i++)
+            if (a[i] != arg_byte(len, i))
+                _exit(1);
+        child_pass();
+    }
+    int st;
+    if (!reap_child(pid, child_limit(), &st))
+        return cfut_fail(t, 99, "child %d hung", (int)pid);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return cfut_return(t, &code, sizeof code);
+}
+
+static void test_fork_child_keeps_task_argument(void)
+{
+    static const size_t sizes[] = {8, 16, 40, 100};
+    executor_t *ex = new_pool(1);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        unsigned char buf[100];
+        for (size_t i = 0; i < sizes[k]; i++)
+            buf[i] = arg_byte(sizes[k], i);
+        future_t *f = submit(ex, task_fork_reads_arg, buf, sizes[k]);
+        CHECK_EQ(result_int(f), 0);
+        future_release(f);
+    }
+    executor_free(ex);
+}
+
 /* test_thread_pool.py: test_hang_global_shutdown_lock: fork repeatedly while
  * a pool keeps resubmitting to itself and another thread keeps submitting
  * to a second pool; every child must be able to make and free executors
@@ -698,6 +742,7 @@ TH_CASES(
     TH_CASE(test_fork_busy_pool),
     TH_CASE(test_fork_idle_pool),
     TH_CASE(test_fork_unstarted_pool),
+    TH_CASE(test_fork_child_keeps_task_argument),
     TH_CASE(test_process_fork_from_a_threadpool),
     TH_CASE(test_hang_global_shutdown_lock),
     TH_CASE(test_fork_twice),
