@@ -736,7 +736,9 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
             if (w->garbled)
                 w->in.len = 0;
             /* A short read emptied the socket (a stream socket's recv takes
-             * every queued message that fits): what comes next, or EOF,
+             * every queued message that fits, as long as no credentials or
+             * descriptors travel on it, and none do on a worker's
+             * channel): what comes next, or EOF,
              * wakes the level-triggered epoll again. Not asking once more
              * only to hear EAGAIN saves a system call per wake-up. */
             if ((size_t)n < room)
