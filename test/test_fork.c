@@ -317,11 +317,12 @@ static void test_fork_unstarted_pool(void)
     executor_free(ex);
 }
 
-/* test_thread_pool.py: test_process_fork_from_a_threadpool: a task forks; the
- * child (a copy of a worker thread) uses cfut and exits 0. */
-static int task_fork(cfut_task *t, const void *arg, size_t len)
+/* Forks from inside a task. The child (a copy of the worker thread) runs
+ * child_body, which exits (0: passed); the task returns the child's exit
+ * status. */
+static int fork_in_task(cfut_task *t, const void *arg, size_t len,
+                        void (*child_body)(const void *arg, size_t len))
 {
-    (void)arg, (void)len;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -329,14 +330,28 @@ static int task_fork(cfut_task *t, const void *arg, size_t len)
         return cfut_fail(t, errno, "fork: %s", strerror(errno));
     if (pid == 0) {
         alarm((unsigned)(child_limit() + 5));
-        check_new_executor_works();
-        child_pass();
+        child_body(arg, len); /* exits */
+        _exit(2);
     }
     int st;
     if (!reap_child(pid, child_limit(), &st))
         return cfut_fail(t, 99, "child %d hung", (int)pid);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return cfut_return(t, &code, sizeof code);
+}
+
+static _Noreturn void child_uses_cfut(const void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    check_new_executor_works();
+    child_pass();
+}
+
+/* test_thread_pool.py: test_process_fork_from_a_threadpool: a task forks; the
+ * child (a copy of a worker thread) uses cfut and exits 0. */
+static int task_fork(cfut_task *t, const void *arg, size_t len)
+{
+    return fork_in_task(t, arg, len, child_uses_cfut);
 }
 
 static void test_process_fork_from_a_threadpool(void)
@@ -355,26 +370,18 @@ static void test_process_fork_from_a_threadpool(void)
  * inline (8, 16), in the task's tail (40), on the heap (100). */
 static unsigned char arg_byte(size_t len, size_t i) { return (unsigned char)(len * 7 + i * 13 + 1); }
 
+static _Noreturn void child_checks_arg(const void *arg, size_t len)
+{
+    const unsigned char *a = arg;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != arg_byte(len, i))
+            _exit(1);
+    child_pass();
+}
+
 static int task_fork_reads_arg(cfut_task *t, const void *arg, size_t len)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return cfut_fail(t, errno, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        alarm((unsigned)(child_limit() + 5));
-        const unsigned char *a = arg;
-        for (size_t i = 0; i < len; i++)
-            if (a[i] != arg_byte(len, i))
-                _exit(1);
-        child_pass();
-    }
-    int st;
-    if (!reap_child(pid, child_limit(), &st))
-        return cfut_fail(t, 99, "child %d hung", (int)pid);
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return cfut_return(t, &code, sizeof code);
+    return fork_in_task(t, arg, len, child_checks_arg);
 }
 
 static void test_fork_child_keeps_task_argument(void)
