@@ -944,7 +944,7 @@ static void pipeline(executor_t *ex, ppool *pp)
         more = false;
         for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
             cfut__task *t = pp->queue.head;
-            if (w->state != W_BUSY || w->doom || !w->shm.base || w->held >= depth ||
+            if (w->state != W_BUSY || w->doom || w->fd < 0 || !w->shm.base || w->held >= depth ||
                 (max && w->nsent >= max) || cfut__task_arg_len(t) >= CFUT__SHM_MIN)
                 continue;
             cfut__queue_pop(&pp->queue);
@@ -992,7 +992,9 @@ static bool dispatch(executor_t *ex, ppool *pp)
     pthread_mutex_lock(&pp->mu);
     uint64_t seen = atomic_load_explicit(&pp->pushed, memory_order_relaxed);
     for (pworker *w = pp->workers; w && pp->queue.head; w = w->next) {
-        if (w->state != W_IDLE || w->doom)
+        /* A closed channel: the worker is dying (its last outcome may have
+         * made it idle); a task given to it would be blamed for the death. */
+        if (w->state != W_IDLE || w->doom || w->fd < 0)
             continue;
         cfut__task *t = cfut__queue_pop(&pp->queue);
         bool started = cfut__future_start(&t->fut);
