@@ -203,6 +203,7 @@ static void check_payload(cfut__wire_kind kind, const unsigned char *data, size_
         break;
     case CFUT__W_SHUTDOWN:
     case CFUT__W_FORK:
+    case CFUT__W_DOORBELL:
         check_empty(kind, p, n);
         break;
     default:
@@ -255,6 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const cfut__wire_kind kinds[] = {
         CFUT__W_INIT,     CFUT__W_READY, CFUT__W_TASK,   CFUT__W_OUTCOME,
         CFUT__W_SHUTDOWN, CFUT__W_FORK,  CFUT__W_FORKED, CFUT__W_EXITED,
+        CFUT__W_DOORBELL,
     };
     _Static_assert(sizeof kinds / sizeof kinds[0] == CFUT__W_KIND_END - 1,
                    "every kind is fuzzed");

@@ -91,6 +91,7 @@ static void wire_corpus(void)
 
     frame("shutdown", &b, cfut__wire_put_empty(&b, CFUT__W_SHUTDOWN));
     frame("fork", &b, cfut__wire_put_empty(&b, CFUT__W_FORK));
+    frame("doorbell", &b, cfut__wire_put_empty(&b, CFUT__W_DOORBELL));
     frame("forked", &b, cfut__wire_put_exit(&b, CFUT__W_FORKED, 31337, 0));
     frame("forked-failed", &b, cfut__wire_put_exit(&b, CFUT__W_FORKED, 0, 11));
     frame("exited-signal", &b, cfut__wire_put_exit(&b, CFUT__W_EXITED, 31337, 0x8b));

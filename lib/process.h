@@ -29,9 +29,9 @@ enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
 #define CFUT__SHM_KEEP ((size_t)4 << 20)
 /* The result half starts here. */
 #define CFUT__SHM_RESULT CFUT__SHM_HALF
-/* Then one page of control words: a slot per pipelined task. */
+/* Then the control pages (cfut__control). */
 #define CFUT__SHM_CONTROL (2 * CFUT__SHM_HALF)
-#define CFUT__SHM_SIZE (CFUT__SHM_CONTROL + 4096)
+#define CFUT__SHM_SIZE (CFUT__SHM_CONTROL + 2 * 4096)
 
 /* A worker holds at most this many tasks: the one it runs and the ones sent
  * behind it (CFUT__WIRE_PIPELINED), so it never waits for the parent while
@@ -47,18 +47,58 @@ enum { CFUT__CHILD_FD = 3, CFUT__CHILD_SHM_FD = 4 };
 enum { CFUT__PIPELINE = 32 };
 /* A slot's states: the worker moves FREE -> STARTED before it runs the
  * task, the parent FREE -> CANCELLED to cancel it; one compare-and-swap
- * each, so exactly one of them wins. */
-enum { CFUT__SLOT_FREE = 0, CFUT__SLOT_STARTED = 1, CFUT__SLOT_CANCELLED = 2 };
+ * each, so exactly one of them wins. The parent stores FREE before it sends
+ * the slot's next task, whether pipelined or not. DONE: the worker has
+ * written the task's outcome in the slot (a pipelined task's small outcome
+ * goes there, not through the channel). */
+enum { CFUT__SLOT_FREE = 0, CFUT__SLOT_STARTED = 1, CFUT__SLOT_CANCELLED = 2,
+       CFUT__SLOT_DONE = 3 };
 
+/* An OUTCOME payload of at most this many bytes fits in a slot: status,
+ * code, origin and an 8-byte result with room to spare, or a short message. */
+enum { CFUT__SLOT_OUTCOME = 120 };
+
+typedef struct cfut__slot {
+    _Atomic uint32_t state;
+    uint32_t len;                              /* DONE: bytes of `outcome` */
+    unsigned char outcome[CFUT__SLOT_OUTCOME]; /* DONE: an OUTCOME payload */
+} cfut__slot;
+
+/* The control pages at CFUT__SHM_CONTROL.
+ *
+ * Outcomes in slots need no system call while the parent's manager is
+ * awake: it looks at the slots of the tasks a worker holds each time round
+ * its loop. Before it sleeps it sets parent_asleep and looks once more; a
+ * worker that writes an outcome then reads parent_asleep, and if it is set,
+ * clears it and sends a DOORBELL frame. Both sides store, then load
+ * (sequentially consistent), so one of them sees the other: no outcome
+ * waits for a sleeping manager. A worker that dies leaves its outcomes in
+ * the region, which the parent still maps: they stand. */
+typedef struct cfut__control {
+    cfut__slot slot[CFUT__PIPELINE];
+    _Alignas(64) _Atomic uint32_t parent_asleep;
+} cfut__control;
+_Static_assert(sizeof(cfut__control) <= 2 * 4096, "the control pages");
 
 typedef struct cfut__shm {
     int fd;               /* -1: none */
-    unsigned char *base;  /* 2 * CFUT__SHM_HALF bytes, shared */
+    unsigned char *base;  /* CFUT__SHM_SIZE bytes, shared */
 } cfut__shm;
+
+static inline cfut__control *cfut__shm_control(const cfut__shm *s)
+{
+    return (cfut__control *)(void *)(s->base + CFUT__SHM_CONTROL);
+}
+
+/* The slot of the seq-th TASK frame sent to the worker. */
+static inline cfut__slot *cfut__shm_slot_of(const cfut__shm *s, unsigned seq)
+{
+    return &cfut__shm_control(s)->slot[seq % CFUT__PIPELINE];
+}
 
 static inline _Atomic uint32_t *cfut__shm_slot(const cfut__shm *s, unsigned seq)
 {
-    return (_Atomic uint32_t *)(void *)(s->base + CFUT__SHM_CONTROL) + seq % CFUT__PIPELINE;
+    return &cfut__shm_slot_of(s, seq)->state;
 }
 
 /* errno-style results. */

@@ -19,6 +19,8 @@
  * reads outcomes in batches. Those tasks stay PENDING until the outcome
  * before them arrives; cancelling one is a compare-and-swap on its slot in
  * the shared control page, which the worker does too before it starts it.
+ * Their small outcomes come back in those slots, not as frames: no system
+ * call on either side unless this thread sleeps (process.h, cfut__control).
  * If the worker dies, those it never started go back to the queue.
  *
  * Start methods: fork (from the manager thread), spawn (posix_spawn of the
@@ -491,11 +493,13 @@ static void describe_exit(char *buf, size_t n, int how, int value)
 }
 
 static void read_channel(executor_t *ex, ppool *pp, pworker *w);
+static bool read_slots(executor_t *ex, ppool *pp, pworker *w);
 
 /* The worker is dead (reaped): fail what it held, forget it. */
 static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int value)
 {
     read_channel(ex, pp, w); /* an outcome sent just before dying counts */
+    read_slots(ex, pp, w);   /* and one left in a slot */
     char exit_text[96];
     describe_exit(exit_text, sizeof exit_text, how, value);
     cfut__task *orphans = NULL, *unstarted = NULL;
@@ -703,6 +707,58 @@ static void on_outcome(executor_t *ex, ppool *pp, pworker *w, const unsigned cha
     future_release(&t->fut); /* the queue's reference */
 }
 
+/* Completes, in order, the outcomes w's worker left in the slots of the
+ * tasks at the front of those it holds (process.h, cfut__control). True if
+ * it found any. */
+static bool read_slots(executor_t *ex, ppool *pp, pworker *w)
+{
+    bool found = false;
+    while (w->state == W_BUSY && w->task && w->shm.base && !w->garbled) {
+        cfut__slot *s = cfut__shm_slot_of(&w->shm, w->task->slot);
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != CFUT__SLOT_DONE)
+            break;
+        /* A copy: the worker's memory is not ours to trust twice. */
+        unsigned char p[CFUT__SLOT_OUTCOME];
+        uint32_t len = s->len;
+        if (len > sizeof p) {
+            protocol_error(w, "the worker left a malformed outcome in its slot");
+            break;
+        }
+        memcpy(p, s->outcome, len);
+        on_outcome(ex, pp, w, p, len);
+        found = true;
+    }
+    return found;
+}
+
+/* Reads every worker's slots; true if an outcome was found. */
+static bool read_all_slots(executor_t *ex, ppool *pp)
+{
+    bool found = false;
+    for (pworker *w = pp->workers; w; w = w->next)
+        found |= read_slots(ex, pp, w);
+    return found;
+}
+
+/* Before the manager sleeps: asks each busy worker to ring when it leaves
+ * an outcome in a slot (process.h), then looks at the slots once more.
+ * True if it found an outcome there (do not sleep). */
+static bool ask_for_doorbells(executor_t *ex, ppool *pp)
+{
+    for (pworker *w = pp->workers; w; w = w->next)
+        if (w->state == W_BUSY && w->shm.base)
+            atomic_store(&cfut__shm_control(&w->shm)->parent_asleep, 1);
+    return read_all_slots(ex, pp);
+}
+
+static void stop_asking(ppool *pp)
+{
+    for (pworker *w = pp->workers; w; w = w->next)
+        if (w->shm.base)
+            atomic_store_explicit(&cfut__shm_control(&w->shm)->parent_asleep, 0,
+                                  memory_order_relaxed);
+}
+
 static void read_channel(executor_t *ex, ppool *pp, pworker *w)
 {
     while (w->fd >= 0) {
@@ -725,10 +781,16 @@ static void read_channel(executor_t *ex, ppool *pp, pworker *w)
                 if (w->in.len - CFUT__WIRE_HEADER < len)
                     break;
                 const unsigned char *p = w->in.data + CFUT__WIRE_HEADER;
+                /* Outcomes left in slots come before this frame's. */
+                read_slots(ex, pp, w);
+                if (w->garbled)
+                    break;
                 if (kind == CFUT__W_READY)
                     on_ready(ex, pp, w, p, len);
                 else if (kind == CFUT__W_OUTCOME)
                     on_outcome(ex, pp, w, p, len);
+                else if (kind == CFUT__W_DOORBELL)
+                    ; /* the manager reads every slot after its events */
                 else
                     protocol_error(w, "the worker sent a frame of the wrong kind");
                 cfut__buf_consume(&w->in, CFUT__WIRE_HEADER + len);
@@ -917,7 +979,7 @@ static int send_task(pworker *w, cfut__task *t, bool pipelined)
         w->shm_arg_used = len;
     }
     t->slot = (uint8_t)(w->nsent % CFUT__PIPELINE);
-    if (pipelined) /* its last user's outcome has been read (held < PIPELINE) */
+    if (w->shm.base) /* its last user's outcome has been read (held < PIPELINE) */
         atomic_store(cfut__shm_slot(&w->shm, w->nsent), CFUT__SLOT_FREE);
     rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, arg, len,
                              (in_shm ? CFUT__WIRE_IN_SHM : 0u) |
@@ -1126,8 +1188,13 @@ static void *manager_main(void *arg)
             timeout = 5; /* its exit status is about to exist: look again soon */
         if (pp->look_again)
             timeout = 0; /* still collect replies and deaths, but do not sleep */
+        bool asked = timeout != 0;
+        if (asked && ask_for_doorbells(ex, pp))
+            timeout = 0;
         int n = epoll_wait(pp->epfd, evs, 32, timeout);
         atomic_store(&pp->asleep, false);
+        if (asked)
+            stop_asking(pp);
         for (int i = 0; i < n; i++) {
             source *s = evs[i].data.ptr;
             switch (s->kind) {
@@ -1158,6 +1225,7 @@ static void *manager_main(void *arg)
                 break;
             }
         }
+        read_all_slots(ex, pp);
     }
     if (pp->fs_fd >= 0) {
         close(pp->fs_fd); /* EOF: the forkserver exits */

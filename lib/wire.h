@@ -33,6 +33,7 @@ typedef enum cfut__wire_kind {
     CFUT__W_FORK,     /* parent -> forkserver: fork a worker (fd attached) */
     CFUT__W_FORKED,   /* forkserver -> parent: its pid */
     CFUT__W_EXITED,   /* forkserver -> parent: a worker's wait status */
+    CFUT__W_DOORBELL, /* worker -> parent: an outcome waits in a slot (process.h) */
     CFUT__W_KIND_END
 } cfut__wire_kind;
 
@@ -98,7 +99,9 @@ enum {
     /* TASK only: sent while the worker still held other tasks. Before it
      * runs it, the worker claims its slot in the shared control page (the
      * parent may have cancelled it there), and its result never goes
-     * through shared memory (the parent may not have read the last one). */
+     * through the result half of shared memory (the parent may not have
+     * read the last one). A small outcome goes in the slot instead of an
+     * OUTCOME frame (process.h, cfut__control). */
     CFUT__WIRE_PIPELINED = 2u,
     CFUT__WIRE_FLAGS = CFUT__WIRE_IN_SHM, /* every OUTCOME flag this version knows */
     CFUT__WIRE_TASK_FLAGS = CFUT__WIRE_IN_SHM | CFUT__WIRE_PIPELINED,

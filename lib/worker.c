@@ -1,7 +1,8 @@
 /* lib/worker.c: the child side of the process pool.
  *
  * A worker reads frames from its channel: INIT once (its name and
- * initializer), then TASKs, answering each with an OUTCOME, until SHUTDOWN or
+ * initializer), then TASKs, answering each with an OUTCOME (or, for a task
+ * sent ahead, its outcome in the task's slot: process.h), until SHUTDOWN or
  * EOF. It dies with its parent (PR_SET_PDEATHSIG, and EOF on the channel).
  *
  * The forkserver is a single-threaded process, started by spawn, that forks
@@ -38,19 +39,21 @@ const char *cfut__worker_refusal;
  * stage of every task, so tests can prove a crash anywhere fails only that
  * task: "read" (task frame header read, payload not yet), "decode" (frame
  * read, not decoded), "encode" (task ran, outcome not yet encoded), "init"
- * (before the initializer), and "stall": the worker never reads its channel
- * after INIT (it hangs, alive, so the parent's writes back up). Read once
- * when the worker starts. */
+ * (before the initializer), "stall": the worker never reads its channel
+ * after INIT (it hangs, alive, so the parent's writes back up), and
+ * "publish": a pipelined task's outcome is in its slot, the parent not yet
+ * rung (the outcome must stand). Read once when the worker starts. */
 typedef enum {
-    CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT, CRASH_STALL
+    CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT, CRASH_STALL, CRASH_PUBLISH
 } crash_stage;
 static crash_stage crash_at;
 
 static void read_crash_hook(void)
 {
     const char *s = getenv("CFUT_TEST_WORKER_CRASH");
-    static const char *const names[] = {"", "read", "decode", "encode", "init", "stall"};
-    for (int i = 1; s && i < 6; i++)
+    static const char *const names[] = {"", "read", "decode", "encode", "init", "stall",
+                                        "publish"};
+    for (int i = 1; s && i < 7; i++)
         if (strcmp(s, names[i]) == 0)
             crash_at = (crash_stage)i;
 }
@@ -113,11 +116,31 @@ static cfut__shm shm = {-1, NULL};
 /* TASK frames read so far: the next one's slot (process.h). */
 static unsigned tasks_read;
 
+/* Writes a pipelined task's outcome, the OUTCOME payload `p`, in its slot
+ * and rings the parent if its manager sleeps (process.h, cfut__control);
+ * false if the other side is gone. */
+static bool publish(cfut__channel *ch, cfut__buf *out, cfut__slot *slot, const unsigned char *p,
+                    size_t n)
+{
+    memcpy(slot->outcome, p, n);
+    slot->len = (uint32_t)n;
+    atomic_store(&slot->state, CFUT__SLOT_DONE);
+    maybe_crash(CRASH_PUBLISH);
+    _Atomic uint32_t *asleep = &cfut__shm_control(&shm)->parent_asleep;
+    if (!atomic_load(asleep) || !atomic_exchange(asleep, 0))
+        return true;
+    out->len = 0; /* its capacity holds a header: no allocation */
+    if (cfut__wire_put_empty(out, CFUT__W_DOORBELL) != CFUT_OK)
+        abort(); /* a lost doorbell would leave the outcome unread */
+    return ch->write(ch, out->data, out->len);
+}
+
 /* Sends an outcome (or READY); false if the other side is gone, or if the
  * READY sent says this worker cannot serve. A result may go through shared
- * memory unless `pipelined`. */
+ * memory unless `pipelined`; `slot`: the pipelined task's slot, where its
+ * outcome goes if it fits. */
 static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint64_t id,
-                   cfut__outcome *o, bool pipelined)
+                   cfut__outcome *o, bool pipelined, cfut__slot *slot)
 {
     size_t len = o->result.len;
     bool in_shm = o->status == CFUT_OK && shm.base && !pipelined && len >= CFUT__SHM_MIN &&
@@ -139,6 +162,9 @@ static bool answer(cfut__channel *ch, cfut__buf *out, cfut__wire_kind kind, uint
      * worker cannot serve, expects it to exit. */
     bool serving = kind != CFUT__W_READY || o->status == CFUT_OK;
     cfut__outcome_clear(o);
+    size_t payload = out->len - CFUT__WIRE_HEADER;
+    if (slot && payload <= CFUT__SLOT_OUTCOME)
+        return publish(ch, out, slot, out->data + CFUT__WIRE_HEADER, payload);
     return ch->write(ch, out->data, out->len) && serving;
 }
 
@@ -150,21 +176,23 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
     maybe_crash(CRASH_DECODE);
     if (cfut__wire_get_task(p, n, &m) != CFUT_OK) {
         cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0, "the worker could not decode a task frame");
-        return answer(ch, out, CFUT__W_OUTCOME, 0, &o, true);
+        return answer(ch, out, CFUT__W_OUTCOME, 0, &o, true, NULL);
     }
     bool pipelined = m.flags & CFUT__WIRE_PIPELINED;
+    cfut__slot *slot = NULL;
     if (pipelined) {
         uint32_t free_slot = CFUT__SLOT_FREE;
         if (!shm.base) {
             cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
                                "the worker has no shared memory for a pipelined task");
-            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true);
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true, NULL);
         }
+        slot = cfut__shm_slot_of(&shm, seq);
         if (!atomic_compare_exchange_strong(cfut__shm_slot(&shm, seq), &free_slot,
                                             CFUT__SLOT_STARTED)) {
             /* The parent cancelled it while it waited here. */
             cfut__outcome_fail(&o, CFUT_ECANCELLED, 0, "cancelled");
-            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true);
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true, slot);
         }
     }
     if (m.flags & CFUT__WIRE_IN_SHM) {
@@ -172,7 +200,7 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
             cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
                                "the worker cannot read a %llu-byte argument from shared memory",
                                (unsigned long long)m.shm_len);
-            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined);
+            return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined, slot);
         }
         m.arg = (cfut__bytes){shm.base, (size_t)m.shm_len};
     }
@@ -184,7 +212,7 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
     else
         invoke(fn, &m.arg, &o);
     maybe_crash(CRASH_ENCODE);
-    return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined);
+    return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, pipelined, slot);
 }
 
 void cfut__worker_serve(cfut__channel *ch)
@@ -218,7 +246,7 @@ void cfut__worker_serve(cfut__channel *ch)
         else
             invoke(fn, &m.initarg, &init);
     }
-    if (!answer(ch, &out, CFUT__W_READY, 0, &init, false))
+    if (!answer(ch, &out, CFUT__W_READY, 0, &init, false, NULL))
         goto done; /* a READY that says we failed: the parent breaks the pool */
     /* EOF means the pool is gone; garbage leaves nothing safe to do. */
     while (ch->read(ch, &in, &kind, &p, &n) == CFUT_OK && kind == CFUT__W_TASK)

@@ -27,11 +27,18 @@
  * worker starts a held task before the parent knows, and the cancel must
  * lose; test_shutdown_cancel_pending_no_memory_* fails shutdown's first
  * allocation (cfut__alloc_fail_nth), and the held tasks must still be
- * cancelled. Every library mutation tried on these paths (no slot CAS on
- * either side, slots not reset, no requeue, requeue reversed, pipelined
- * tasks left out of the stats or miscounted, no cancel of held tasks at
- * shutdown, requeue into a broken or terminated pool, no pipelining) fails
- * at least one case.
+ * cancelled. The small outcomes of tasks sent ahead come back in their
+ * slots: test_mixed_routes_* interleaves them with outcomes too large for
+ * a slot, and test_slot_outcome_survives_death_* has the worker die right
+ * after leaving one there (hook "publish") while the manager sleeps, which
+ * it learns from the test's own mapping of the control pages. Every library
+ * mutation tried on these paths (no slot CAS on either side, slots not
+ * reset, no requeue, requeue reversed, pipelined tasks left out of the
+ * stats or miscounted, no cancel of held tasks at shutdown, requeue into a
+ * broken or terminated pool, no pipelining, no doorbell, slots not read
+ * before a frame, a dead worker's slots not read: the last caught with
+ * fork only, where the death comes in the same epoll batch) fails at least
+ * one case.
  *
  * The fork start method is skipped under TSan (it cannot follow a fork of
  * a threaded process) and under ASan (gcc 12's libasan can deadlock a child
@@ -43,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -123,33 +131,42 @@ static int put_bytes(const char *dir, const char *name, int flags, const void *p
     return n == (ssize_t)len ? 0 : -1;
 }
 
-/* The slots of this worker's control page: its shared memory is the one
- * mapping of a memfd "cfut-shm" of CFUT__SHM_SIZE bytes (a forked worker
- * may map it twice; both views are the same file). */
-static bool read_slots(uint32_t *out)
+/* This process's view of a worker's control pages: its shared memory is
+ * the one mapping of a memfd "cfut-shm" of CFUT__SHM_SIZE bytes (a forked
+ * worker may map it twice, and its parent maps it too; every view is the
+ * same file). In the test process, with one worker alive, it is that
+ * worker's. */
+static cfut__control *find_control(void)
 {
     FILE *f = fopen("/proc/self/maps", "re");
     if (!f)
-        return false;
+        return NULL;
     char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
+    cfut__control *c = NULL;
+    while (!c && fgets(line, sizeof line, f)) {
         unsigned long lo, hi;
         if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi - lo != CFUT__SHM_SIZE ||
             !strstr(line, "memfd:cfut-shm"))
             continue;
         cfut__shm s = {-1, (unsigned char *)lo};
-        for (unsigned i = 0; i < CFUT__PIPELINE; i++)
-            out[i] = atomic_load(cfut__shm_slot(&s, i));
-        found = true;
+        c = cfut__shm_control(&s);
     }
     fclose(f);
-    return found;
+    return c;
+}
+
+static bool read_slots(uint32_t *out)
+{
+    cfut__control *c = find_control();
+    for (unsigned i = 0; c && i < CFUT__PIPELINE; i++)
+        out[i] = atomic_load(&c->slot[i].state);
+    return c != NULL;
 }
 
 /* GATED: reports {index, pid} on FIFO "started", then waits for a byte on
  * FIFO "go". Then appends its index to "ran" and returns {3 index + 1,
- * pid}. */
+ * pid}: 8 bytes, small enough for its slot when it was sent ahead, or with
+ * SLOTS the whole step_result (too large: its OUTCOME frame carries it). */
 static int task_step(cfut_task *t, const void *arg, size_t len)
 {
     step_arg a;
@@ -172,7 +189,7 @@ static int task_step(cfut_task *t, const void *arg, size_t len)
     if (put_bytes(a.dir, "ran", O_CREAT | O_APPEND, &a.index, sizeof a.index) != 0)
         return cfut_fail(t, 1004, "recording the run: %s", strerror(errno));
     r.value = value_of(a.index);
-    return cfut_return(t, &r, sizeof r);
+    return cfut_return(t, &r, (a.flags & SLOTS) ? sizeof r : 2 * sizeof(int32_t));
 }
 
 /* The initializer: every worker waits here for one byte on FIFO "init";
@@ -188,6 +205,31 @@ static int init_gate(cfut_task *t, const void *arg, size_t len)
     if (c == 'f')
         return cfut_fail(t, INIT_FAILED, "told to fail");
     return 0;
+}
+
+/* task_sized's argument: it returns `len` bytes of sized_byte(index, k),
+ * or with `fail` fails with code `index` and those bytes as its message. */
+typedef struct {
+    int32_t index, len, fail;
+} sized_arg;
+
+static char sized_byte(int index, int k) { return (char)('a' + (index * 7 + k) % 26); }
+
+static int task_sized(cfut_task *t, const void *arg, size_t len)
+{
+    sized_arg a;
+    char buf[256];
+    if (len != sizeof a)
+        return cfut_fail(t, 1000, "task_sized: %zu-byte argument", len);
+    memcpy(&a, arg, sizeof a);
+    if (a.len < 0 || a.len >= (int)sizeof buf)
+        return cfut_fail(t, 1000, "task_sized: length %d", (int)a.len);
+    for (int k = 0; k < a.len; k++)
+        buf[k] = sized_byte(a.index, k);
+    buf[a.len] = '\0';
+    if (a.fail)
+        return cfut_fail(t, a.index, "%s", buf);
+    return cfut_return(t, buf, (size_t)a.len);
 }
 
 /* ---- the test's side ---------------------------------------------------- */
@@ -340,11 +382,24 @@ static void submit_all(executor_t *ex, const gate *g, future_t **fs, int n, int 
         fs[i] = submit_step(ex, g, i, i == 0 ? flags0 : i == at ? flags_at : 0);
 }
 
+/* A task_step's result, either size; CFUT_ESERIALIZE for another. */
+static int step_result_of(future_t *f, step_result *r)
+{
+    const void *p;
+    size_t len;
+    memset(r, 0xff, sizeof *r);
+    int rc = future_result(f, TH_LONG_WAIT, &p, &len);
+    if (rc == CFUT_OK && len != sizeof *r && len != 2 * sizeof(int32_t))
+        return CFUT_ESERIALIZE;
+    if (rc == CFUT_OK)
+        memcpy(r, p, len);
+    return rc;
+}
+
 static step_result result_of(future_t *f)
 {
     step_result r;
-    memset(&r, 0xff, sizeof r);
-    CHECK_STATUS(future_result_copy(f, TH_LONG_WAIT, &r, sizeof r), CFUT_OK);
+    CHECK_STATUS(step_result_of(f, &r), CFUT_OK);
     return r;
 }
 
@@ -353,8 +408,7 @@ static step_result result_of(future_t *f)
 static int32_t check_done_ok(future_t **fs, int i, const char *file, int line)
 {
     step_result r;
-    memset(&r, 0xff, sizeof r);
-    int rc = future_result_copy(fs[i], TH_LONG_WAIT, &r, sizeof r);
+    int rc = step_result_of(fs[i], &r);
     if (rc != CFUT_OK)
         th_fail(file, line, "task %d: %s (%s)", i, cfut_status_name(rc),
                 future_error_message(fs[i]) ? future_error_message(fs[i]) : "no message");
@@ -777,6 +831,126 @@ static void shutdown_cancel_pending_no_memory(executor_start m)
     gate_free(&g);
 }
 
+/* The outcomes of tasks sent ahead take two routes back: one whose OUTCOME
+ * payload fits CFUT__SLOT_OUTCOME bytes (a result or message of at most 88
+ * bytes) is left in the task's slot, a larger one comes as a frame. Here
+ * they interleave, results and failures, on both sides of the limit: every
+ * future still gets its own outcome, byte for byte. */
+static void mixed_routes(executor_start m)
+{
+    skip_method(m);
+    gate g;
+    gate_init(&g);
+    executor_t *ex = pool(m, 1, &g);
+    future_t *fs[N + 1];
+    fs[0] = submit_step(ex, &g, 0, GATED);
+    int failures = 0;
+    for (int i = 1; i <= N; i++) {
+        sized_arg a = {i, 78 + i % 21, i % 5 == 0}; /* payloads of 110..130 bytes */
+        failures += a.fail;
+        fs[i] = executor_submit(ex, task_sized, &a, sizeof a);
+        CHECK(fs[i] != NULL);
+    }
+    gate_put(g.init, 'g', 1);
+    started_msg s = STARTED(&g);
+    CHECK_EQ(s.index, 0);
+    gate_put(g.go, 'g', 1);
+    CHECK_EQ(CHECK_DONE_OK(fs, 0), s.pid);
+    for (int i = 1; i <= N; i++) {
+        int len = 78 + i % 21;
+        char want[128];
+        for (int k = 0; k < len; k++)
+            want[k] = sized_byte(i, k);
+        want[len] = '\0';
+        const void *p;
+        size_t n;
+        int rc = future_result(fs[i], TH_LONG_WAIT, &p, &n);
+        if (i % 5 == 0) {
+            CHECK_STATUS(rc, CFUT_ETASK);
+            CHECK_EQ(future_error_code(fs[i]), i);
+            const char *msg = future_error_message(fs[i]);
+            if (!msg || strncmp(msg, want, (size_t)len) != 0 || msg[len] != ' ')
+                th_fail(__FILE__, __LINE__, "task %d: message \"%s\", want \"%s [worker...\"",
+                        i, msg ? msg : "(none)", want);
+        } else {
+            CHECK_STATUS(rc, CFUT_OK);
+            if (n != (size_t)len || memcmp(p, want, n) != 0)
+                th_fail(__FILE__, __LINE__, "task %d: %zu-byte result, want %d bytes \"%s\"", i,
+                        n, len, want);
+        }
+    }
+    /* Some outcomes did take the slot route. */
+    cfut__control *c = find_control();
+    CHECK(c != NULL);
+    int done = 0;
+    for (int i = 0; i < CFUT__PIPELINE; i++)
+        done += atomic_load(&c->slot[i].state) == CFUT__SLOT_DONE;
+    CHECK(done > 0);
+    executor_stats st = stats(ex);
+    CHECK_EQ(st.completed, N + 1 - failures);
+    CHECK_EQ(st.failed, failures);
+    CHECK_EQ(st.workers_lost, 0);
+    release_all(fs, N + 1);
+    executor_free(ex);
+    check_no_child();
+    gate_free(&g);
+}
+
+/* The worker dies just after it has left a task's outcome in the task's
+ * slot, before it could ring the manager, which sleeps (hook "publish"):
+ * the outcome stands, since the parent reads a dead worker's slots, and the
+ * death is blamed on no task. The tasks behind run on a replacement. */
+static void slot_outcome_survives_death(executor_start m)
+{
+    skip_method(m);
+    CHECK_EQ(setenv("CFUT_TEST_WORKER_CRASH", "publish", 1), 0);
+    gate g;
+    gate_init(&g);
+    executor_t *ex = pool(m, 1, &g);
+    enum { M = 16 }; /* queued behind task 0: exactly task 1 is sent ahead */
+    CHECK_EQ(held_behind(M, 1), 1);
+    future_t *fs[M + 1];
+    submit_all(ex, &g, fs, M, GATED, 1, GATED);
+    gate_put(g.init, 'g', 2); /* the first worker and its replacement */
+    started_msg s0 = STARTED(&g);
+    CHECK_EQ(s0.index, 0);
+    gate_put(g.go, 'g', 1);
+    started_msg s1 = STARTED(&g);
+    CHECK_EQ(s1.index, 1);
+    CHECK_EQ(s1.pid, s0.pid);
+    CHECK_EQ(CHECK_DONE_OK(fs, 0), s0.pid);
+    /* Task 0's outcome is read; the manager, with nothing else to do, asks
+     * to be rung and sleeps. Nothing signals that: poll, with a deadline. */
+    cfut__control *c = find_control();
+    CHECK(c != NULL);
+    double deadline = th_now() + TH_LONG_WAIT;
+    while (!atomic_load(&c->parent_asleep)) {
+        if (th_now() > deadline)
+            th_fail(__FILE__, __LINE__, "the manager never asked to be rung");
+        sched_yield();
+    }
+    gate_put(g.go, 'g', 1);
+    CHECK_EQ(CHECK_DONE_OK(fs, 1), s0.pid);
+    int32_t want[M + 1];
+    want[0] = 0;
+    want[1] = 1;
+    for (int i = 2; i <= M; i++) {
+        CHECK(CHECK_DONE_OK(fs, i) != s0.pid);
+        want[i] = i;
+    }
+    CHECK_RAN(&g, want, M + 1);
+    executor_stats st = stats(ex);
+    CHECK_EQ(st.completed, M + 1);
+    CHECK_EQ(st.failed, 0);
+    CHECK_EQ(st.workers_started, 2);
+    CHECK_EQ(st.workers_lost, 1);
+    release_all(fs, M + 1);
+    executor_free(ex);
+    CHECK_EQ(unsetenv("CFUT_TEST_WORKER_CRASH"), 0);
+    check_no_child();
+    gate_free(&g);
+}
+
 /* One case per start method: test_<fn>_forkserver, _fork and _spawn. */
 #define PER_METHOD(fn)                                                         \
     static void test_##fn##_forkserver(void) { fn(EXECUTOR_START_FORKSERVER); } \
@@ -793,6 +967,8 @@ PER_METHOD(shutdown_cancel_pending)
 PER_METHOD(shutdown_terminate)
 PER_METHOD(shutdown_cancel_pending_no_memory)
 PER_METHOD(accounting)
+PER_METHOD(mixed_routes)
+PER_METHOD(slot_outcome_survives_death)
 static void test_worker_dies_broken_forkserver(void)
 {
     worker_dies_broken(EXECUTOR_START_FORKSERVER);
@@ -807,4 +983,6 @@ TH_CASES(
     METHOD_CASES(shutdown_terminate),
     METHOD_CASES(shutdown_cancel_pending_no_memory),
     METHOD_CASES(accounting),
+    METHOD_CASES(mixed_routes),
+    METHOD_CASES(slot_outcome_survives_death),
 )
