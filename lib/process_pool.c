@@ -1353,8 +1353,10 @@ static void pp_submit(executor_t *ex, cfut__task *t)
                           memory_order_relaxed);
     pthread_mutex_unlock(&pp->mu);
     /* An eventfd write costs a system call; the manager needs one only when
-     * it may sleep without having seen this task (see dispatch()). */
-    if (atomic_load(&pp->asleep))
+     * it may sleep without having seen this task (see dispatch()), and only
+     * one: the first submitter to clear `asleep` writes, and the manager,
+     * once awake, sees every task queued by then. */
+    if (atomic_load(&pp->asleep) && atomic_exchange(&pp->asleep, false))
         wake(pp);
 }
 
