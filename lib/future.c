@@ -319,6 +319,18 @@ bool cfut__future_start(future_t *f)
     return false;
 }
 
+bool cfut__future_unstart(future_t *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while ((s & CFUT__STATE_MASK) == CFUT__RUNNING) {
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, (s & ~(uint32_t)(CFUT__STATE_MASK | CFUT__STOP)) | CFUT__PENDING,
+                memory_order_acq_rel, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 /* ---- completion ---------------------------------------------------------- */
 
 int cfut__future_complete_begin(future_t *f, uint32_t state, cfut__outcome *o,

@@ -238,6 +238,11 @@ int  cfut__future_complete(future_t *f, uint32_t state, cfut__outcome *o);
 /* PENDING -> RUNNING; false if it is not pending (cancelled). Owners call it
  * under the lock that decides cancellation. */
 bool cfut__future_start(future_t *f);
+/* RUNNING -> PENDING, for a task its owner marked running ahead of time and
+ * then learned had never started (process pool: a task sent ahead whose
+ * worker died first); false if it is not running. A cancel attempted in
+ * between failed and is forgotten (CFUT__STOP cleared). Same lock rule. */
+bool cfut__future_unstart(future_t *f);
 /* A new future, already done with a failure (never NULL: the static
  * out-of-memory future when even that cannot be allocated). */
 future_t *cfut__future_failed(int status, int code, const char *fmt, ...) CFUT_PRINTF(3, 4);
@@ -283,6 +288,7 @@ struct cfut__task {
     cfut_task_fn fn;
     bool queued;                  /* linked in a backend queue */
     uint8_t slot;                 /* process pool: its slot on its worker */
+    bool pipelined;               /* process pool: sent ahead (process.h) */
     uint32_t drained_state;       /* once drained: the state it replaced */
     unsigned char tail[];         /* medium arguments live here */
 };

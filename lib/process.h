@@ -60,7 +60,7 @@ enum { CFUT__SLOT_OUTCOME = 120 };
 
 typedef struct cfut__slot {
     _Atomic uint32_t state;
-    uint32_t len;                              /* DONE: bytes of `outcome` */
+    _Atomic uint32_t len;                      /* DONE: bytes of `outcome` */
     unsigned char outcome[CFUT__SLOT_OUTCOME]; /* DONE: an OUTCOME payload */
 } cfut__slot;
 
@@ -72,8 +72,10 @@ typedef struct cfut__slot {
  * worker that writes an outcome then reads parent_asleep, and if it is set,
  * clears it and sends a DOORBELL frame. Both sides store, then load
  * (sequentially consistent), so one of them sees the other: no outcome
- * waits for a sleeping manager. A worker that dies leaves its outcomes in
- * the region, which the parent still maps: they stand. */
+ * waits for a sleeping manager (the manager's load follows a sequentially
+ * consistent fence: an acquire load alone could pass its store). A worker
+ * that dies leaves its outcomes in the region, which the parent still
+ * maps: they stand. */
 typedef struct cfut__control {
     cfut__slot slot[CFUT__PIPELINE];
     _Alignas(64) _Atomic uint32_t parent_asleep;

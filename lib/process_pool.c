@@ -495,6 +495,16 @@ static void describe_exit(char *buf, size_t n, int how, int value)
 static void read_channel(executor_t *ex, ppool *pp, pworker *w);
 static bool read_slots(executor_t *ex, ppool *pp, pworker *w);
 
+/* Whether w, dead or being killed, never started t: t was sent ahead and
+ * its slot is still FREE. Then it never will: the slot says CANCELLED. */
+static bool never_started(pworker *w, cfut__task *t)
+{
+    uint32_t free_slot = CFUT__SLOT_FREE;
+    return t->pipelined && w->shm.base &&
+           atomic_compare_exchange_strong(cfut__shm_slot(&w->shm, t->slot), &free_slot,
+                                          CFUT__SLOT_CANCELLED);
+}
+
 /* The worker is dead (reaped): fail what it held, forget it. */
 static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int value)
 {
@@ -510,6 +520,12 @@ static void worker_gone(executor_t *ex, ppool *pp, pworker *w, int how, int valu
     while (t) {
         cfut__task *next = t->next;
         t->next = NULL;
+        if (future_running(&t->fut) && never_started(w, t) && cfut__future_unstart(&t->fut)) {
+            /* Marked running when the outcome before it was read; its slot
+             * says the worker never got to it. */
+            pp->running--;
+            pp->pipelined++;
+        }
         if (future_running(&t->fut)) {
             pp->running--;
             if (w->doom)
@@ -717,9 +733,10 @@ static bool read_slots(executor_t *ex, ppool *pp, pworker *w)
         cfut__slot *s = cfut__shm_slot_of(&w->shm, w->task->slot);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != CFUT__SLOT_DONE)
             break;
-        /* A copy: the worker's memory is not ours to trust twice. */
+        /* A copy: the worker's memory is not ours to trust twice (the length
+         * is read once, atomically, so the compiler cannot read it again). */
         unsigned char p[CFUT__SLOT_OUTCOME];
-        uint32_t len = s->len;
+        uint32_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
         if (len > sizeof p) {
             protocol_error(w, "the worker left a malformed outcome in its slot");
             break;
@@ -748,6 +765,9 @@ static bool ask_for_doorbells(executor_t *ex, ppool *pp)
     for (pworker *w = pp->workers; w; w = w->next)
         if (w->state == W_BUSY && w->shm.base)
             atomic_store(&cfut__shm_control(&w->shm)->parent_asleep, 1);
+    /* Store, then load: read_slots()'s acquire loads could otherwise be
+     * ordered before the stores above, and both sides miss each other. */
+    atomic_thread_fence(memory_order_seq_cst);
     return read_all_slots(ex, pp);
 }
 
@@ -979,6 +999,7 @@ static int send_task(pworker *w, cfut__task *t, bool pipelined)
         w->shm_arg_used = len;
     }
     t->slot = (uint8_t)(w->nsent % CFUT__PIPELINE);
+    t->pipelined = pipelined;
     if (w->shm.base) /* its last user's outcome has been read (held < PIPELINE) */
         atomic_store(cfut__shm_slot(&w->shm, w->nsent), CFUT__SLOT_FREE);
     rc = cfut__wire_put_task(&w->out, (uint64_t)(uintptr_t)t, &fr, arg, len,

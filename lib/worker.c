@@ -42,7 +42,8 @@ const char *cfut__worker_refusal;
  * (before the initializer), "stall": the worker never reads its channel
  * after INIT (it hangs, alive, so the parent's writes back up), and
  * "publish": a pipelined task's outcome is in its slot, the parent not yet
- * rung (the outcome must stand). Read once when the worker starts. */
+ * rung (the outcome must stand); only in the pool's first worker, so its
+ * replacements finish the work. Read once when the worker starts. */
 typedef enum {
     CRASH_NONE, CRASH_READ, CRASH_DECODE, CRASH_ENCODE, CRASH_INIT, CRASH_STALL, CRASH_PUBLISH
 } crash_stage;
@@ -123,7 +124,7 @@ static bool publish(cfut__channel *ch, cfut__buf *out, cfut__slot *slot, const u
                     size_t n)
 {
     memcpy(slot->outcome, p, n);
-    slot->len = (uint32_t)n;
+    atomic_store_explicit(&slot->len, (uint32_t)n, memory_order_relaxed);
     atomic_store(&slot->state, CFUT__SLOT_DONE);
     maybe_crash(CRASH_PUBLISH);
     _Atomic uint32_t *asleep = &cfut__shm_control(&shm)->parent_asleep;
@@ -227,6 +228,8 @@ void cfut__worker_serve(cfut__channel *ch)
     if (ch->read(ch, &in, &kind, &p, &n) != CFUT_OK || kind != CFUT__W_INIT ||
         cfut__wire_get_init(p, n, &m) != CFUT_OK)
         goto done;
+    if (crash_at == CRASH_PUBLISH && m.index != 0)
+        crash_at = CRASH_NONE; /* see read_crash_hook() */
     char name[16];
     size_t len = m.name.len < sizeof name - 1 ? m.name.len : sizeof name - 1;
     memcpy(name, m.name.p, len);
