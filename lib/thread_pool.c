@@ -13,10 +13,11 @@
  * Waking a sleeping thread costs 25-30 us on the VMs we measure on, more
  * than a no-op task by far, so an idle worker first spins on its wake word
  * for a bounded time (SPIN_NS), one spinner per spare CPU, and only then
- * sleeps on it (a futex); a submission makes the system call only for a
- * sleeper, and only when no other signalled worker is on its way: in a
- * burst, that worker takes the queued tasks after its own and wakes the
- * next sleeper itself (idle_claim). A busy worker finishing a task takes
+ * sleeps on it (a futex). A submission signals an idle worker only when no
+ * other signalled worker is on its way: in a burst, that worker takes the
+ * queued tasks after its own and signals the next idle worker itself
+ * (idle_claim), so the submitting thread pays for one hand-off per burst,
+ * not one per task. A busy worker finishing a task takes
  * the next one, marks itself idle if there is none, in the same critical
  * section: one lock per task.
  *
@@ -141,17 +142,16 @@ static worker *idle_pop(tpool *tp)
 }
 
 /* Under tp->mu, with a task just queued: the idle worker to hand it to, or
- * NULL. A worker still spinning costs nothing to signal. A sleeping one
- * costs the signaller a system call (tens of microseconds on a VM), so it
- * is woken only if no other signalled worker is on its way: that one takes
- * this task after its own, and wakes the next sleeper itself if work is
- * left (see worker_main). */
+ * NULL. None while a signalled worker is on its way: that one takes this
+ * task after its own, and signals the next idle worker itself if work is
+ * left (see worker_main). Signalling costs the submitter a system call for
+ * a sleeper (tens of microseconds on a VM), and for a spinner still a
+ * hand-off through tp->mu and the worker's wake word. Leaving a burst to
+ * the chain took W1 (bench_threads --runs 3, 6 interleaved rounds) from
+ * 0.74-0.96x libuv's ns/task to 0.50-0.89x (medians 0.80x -> 0.62x). */
 static worker *idle_claim(tpool *tp)
 {
-    worker *w = tp->idle_stack;
-    if (!w)
-        return NULL;
-    if (tp->waking > 0 && atomic_load_explicit(&w->wake, memory_order_relaxed) != AWAKE)
+    if (!tp->idle_stack || tp->waking > 0)
         return NULL;
     return idle_pop(tp);
 }
