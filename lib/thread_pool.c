@@ -2,7 +2,9 @@
  *
  * One mutex guards the queue and the worker bookkeeping (libuv's
  * src/threadpool.c shape). Workers start lazily, one per submission that
- * finds no idle worker, up to max_workers, and live until shutdown.
+ * finds no idle worker to take it (counting those already signalled and
+ * the idle ones they will signal: one task each), up to max_workers, and
+ * live until shutdown.
  *
  * Idle workers are a stack, and a submission hands its task to one of them
  * by name: it pops the worker and raises the worker's own wake word
@@ -352,9 +354,12 @@ static void tp_submit(executor_t *ex, cfut__task *t)
         return;
     }
     cfut__queue_push(&tp->queue, t);
-    if ((idle = idle_claim(tp)) || tp->idle_stack) {
+    if ((idle = idle_claim(tp)) || tp->queue.len <= tp->waking + tp->idle) {
         /* signalled below, after the unlock it would otherwise wait for;
-         * or left to the signalled worker on its way */
+         * or left to the signalled workers on their way and the idle ones
+         * they will signal: one task each. Beyond those, a task gets a
+         * worker of its own, up to max_workers, or a task waiting for a
+         * later one of the same burst could wait for ever. */
     } else if (tp->alive < tp->max_workers) {
         int rc = start_worker(ex, tp);
         if (rc != 0 && tp->alive == 0) {

@@ -350,6 +350,148 @@ static void test_sleeping_workers_all_wake_for_a_burst(void)
     th_gate_destroy(&go);
 }
 
+/* ---- a burst wider than the idle workers -------------------------------- */
+
+/* A warm pool has `idle` idle workers of `max`; a burst of more tasks must
+ * still get a worker per task up to max (CPython: a submission that finds
+ * no idle worker starts one). The burst has to be queued before the first
+ * worker it signals gets going: with CAP_SYS_NICE (CI runs as root) the
+ * submitting thread holds the only CPU the process may use (SCHED_FIFO)
+ * while it submits, which makes it deterministic; without, the case runs
+ * BURST_ROUNDS times, and a broken pool fails most of them. */
+enum { BURST_ROUNDS = 20 };
+
+/* Pins the process to one CPU if this thread may take SCHED_FIFO; true if
+ * it may. */
+static bool pin_for_bursts(void)
+{
+    struct sched_param fifo = {.sched_priority = 1}, other = {.sched_priority = 0};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0)
+        return false;
+    CHECK_EQ(pthread_setschedparam(pthread_self(), SCHED_OTHER, &other), 0);
+    cpu_set_t all, one;
+    CHECK_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &all))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    CHECK_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    return true;
+}
+
+/* While on (and pinned), no thread of the pool runs: this one keeps the CPU. */
+static void hold_cpu(bool pinned, bool on)
+{
+    struct sched_param sp = {.sched_priority = on ? 1 : 0};
+    if (pinned)
+        CHECK_EQ(pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp), 0);
+}
+
+static executor_t *warm_pool(int max, int idle)
+{
+    th_gate started, go;
+    th_gate_init(&started);
+    th_gate_init(&go);
+    executor_t *ex = new_pool(max);
+    future_t *fs[8];
+    for (int i = 0; i < idle; i++)
+        fs[i] = submit_gated(ex, &started, &go, i);
+    for (int i = 0; i < idle; i++)
+        th_gate_wait(&started);
+    th_gate_open(&go, (unsigned)idle);
+    for (int i = 0; i < idle; i++)
+        CHECK_EQ(result_int(fs[i]), i);
+    release_all(fs, idle);
+    CHECK_EQ(stats(ex).idle, (size_t)idle);
+    th_gate_destroy(&started);
+    th_gate_destroy(&go);
+    return ex;
+}
+
+/* Two idle workers, max 8, a burst of 8 gated tasks: all 8 run at once. */
+static void test_burst_wider_than_idle_workers_all_start(void)
+{
+    enum { N = 8 };
+    bool pinned = pin_for_bursts();
+    th_gate started, go;
+    th_gate_init(&started);
+    th_gate_init(&go);
+    for (int round = 0; round < (pinned ? 1 : BURST_ROUNDS); round++) {
+        executor_t *ex = warm_pool(N, 2);
+        future_t *fs[N];
+        hold_cpu(pinned, true);
+        for (int i = 0; i < N; i++)
+            fs[i] = submit_gated(ex, &started, &go, i);
+        hold_cpu(pinned, false);
+        for (int i = 0; i < N; i++)
+            if (!th_gate_timedwait(&started, TH_LONG_WAIT))
+                th_fail(__FILE__, __LINE__, "round %d: %d of %d tasks started (%zu workers)",
+                        round, i, N, stats(ex).workers);
+        CHECK_EQ(stats(ex).running, N);
+        th_gate_open(&go, N);
+        for (int i = 0; i < N; i++)
+            CHECK_EQ(result_int(fs[i]), i);
+        release_all(fs, N);
+        executor_free(ex);
+    }
+    th_gate_destroy(&started);
+    th_gate_destroy(&go);
+}
+
+/* A_i waits until B_i, submitted after it in the same burst, has run. */
+static sem_t b_ran[2];
+
+static int task_wait_for_b(cfut_task *t, const void *arg, size_t len)
+{
+    (void)len;
+    int i;
+    memcpy(&i, arg, sizeof i);
+    while (sem_wait(&b_ran[i]) != 0)
+        ;
+    return cfut_return(t, &i, sizeof i);
+}
+
+static int task_b(cfut_task *t, const void *arg, size_t len)
+{
+    (void)len;
+    int i;
+    memcpy(&i, arg, sizeof i);
+    sem_post(&b_ran[i]);
+    return cfut_return(t, &i, sizeof i);
+}
+
+/* Two idle workers, max 4: A0, A1, B0, B1, where A_i waits for B_i. Four
+ * tasks and four workers allowed, so no deadlock of the caller's making:
+ * the pool must start the two workers the Bs need. */
+static void test_tasks_waiting_on_later_ones_in_a_burst(void)
+{
+    bool pinned = pin_for_bursts();
+    for (int round = 0; round < (pinned ? 1 : BURST_ROUNDS); round++) {
+        for (int i = 0; i < 2; i++)
+            CHECK_EQ(sem_init(&b_ran[i], 0, 0), 0);
+        executor_t *ex = warm_pool(4, 2);
+        const int ids[2] = {0, 1};
+        future_t *f[4];
+        hold_cpu(pinned, true);
+        f[0] = submit(ex, task_wait_for_b, &ids[0], sizeof ids[0]);
+        f[1] = submit(ex, task_wait_for_b, &ids[1], sizeof ids[1]);
+        f[2] = submit(ex, task_b, &ids[0], sizeof ids[0]);
+        f[3] = submit(ex, task_b, &ids[1], sizeof ids[1]);
+        hold_cpu(pinned, false);
+        for (int i = 0; i < 4; i++)
+            if (future_wait(f[i], TH_LONG_WAIT) != CFUT_OK)
+                th_fail(__FILE__, __LINE__, "round %d: task %d never finished (%zu workers, "
+                        "%zu queued)", round, i, stats(ex).workers, stats(ex).queued);
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(result_int(f[i]), i % 2);
+        release_all(f, 4);
+        executor_free(ex);
+        for (int i = 0; i < 2; i++)
+            sem_destroy(&b_ran[i]);
+    }
+}
+
 /* Saturates a pool of `w` workers with n gated tasks and checks that exactly
  * `w` run and the rest wait in the queue. */
 static void saturate(executor_t *ex, size_t w, size_t n)
@@ -1159,6 +1301,8 @@ TH_CASES(
     TH_CASE(test_idle_thread_reuse_loop),
     TH_CASE(test_idle_workers_reused_after_saturation),
     TH_CASE(test_sleeping_workers_all_wake_for_a_burst),
+    TH_CASE(test_burst_wider_than_idle_workers_all_start),
+    TH_CASE(test_tasks_waiting_on_later_ones_in_a_burst),
     TH_CASE(test_saturation),
     TH_CASE(test_saturation_one_worker),
     TH_CASE(test_default_workers),
