@@ -449,6 +449,16 @@ static void check_no_child(void)
                 (long)r, strerror(errno));
 }
 
+/* The end of a case: its futures released, the pool freed with no child
+ * left behind, the gate's FIFOs removed. */
+static void finish(executor_t *ex, future_t **fs, int n, gate *g)
+{
+    release_all(fs, n);
+    executor_free(ex);
+    check_no_child();
+    gate_free(g);
+}
+
 /* ---- the cases ---------------------------------------------------------- */
 
 /* Cancelling tasks sent ahead behind a running one: each cancel wins, the
@@ -522,10 +532,7 @@ static void cancel_held(executor_start m)
     CHECK_EQ(st.queued, 0);
     CHECK_EQ(st.running, 0);
     CHECK_EQ(st.workers_lost, 0);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* The worker dies (SIGKILL from outside) while running task 0 with tasks
@@ -584,10 +591,7 @@ static void worker_dies(executor_start m, bool shut)
     CHECK_EQ(st.workers_started, 2);
     CHECK_EQ(st.workers_lost, 1);
     CHECK_EQ(st.workers, shut ? 0 : 1);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 static void worker_dies_holding(executor_start m) { worker_dies(m, false); }
 static void worker_dies_after_shutdown(executor_start m) { worker_dies(m, true); }
@@ -629,10 +633,7 @@ static void worker_dies_broken(executor_start m)
     CHECK_EQ(st.failed, N + 1);
     CHECK_EQ(st.queued, 0);
     CHECK_EQ(st.running, 0);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* executor_shutdown(EXECUTOR_CANCEL_PENDING) while tasks are sent ahead:
@@ -669,10 +670,7 @@ static void shutdown_cancel_pending(executor_start m)
     CHECK_EQ(st.cancelled, N);
     CHECK_EQ(st.failed, 0);
     CHECK_EQ(st.workers_lost, 0);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* executor_shutdown(EXECUTOR_TERMINATE | EXECUTOR_WAIT) while tasks are
@@ -702,10 +700,7 @@ static void shutdown_terminate(executor_start m)
     CHECK_EQ(st.running, 0);
     CHECK_EQ(st.failed, 1);
     CHECK_EQ(st.cancelled, N);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* Task 0's done callback: it holds the manager thread (callbacks run
@@ -788,12 +783,9 @@ static void accounting(executor_start m)
     CHECK_EQ(st.completed, N + 1);
     CHECK_EQ(st.failed, 0);
     CHECK_EQ(st.cancelled, 0);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
+    finish(ex, fs, N + 1, &g);
     th_gate_destroy(&h.entered);
     th_gate_destroy(&h.leave);
-    gate_free(&g);
 }
 
 /* executor_shutdown(EXECUTOR_CANCEL_PENDING) with its first allocation
@@ -825,10 +817,7 @@ static void shutdown_cancel_pending_no_memory(executor_start m)
     CHECK_EQ(st.workers, 0);
     CHECK_EQ(st.completed, 1);
     CHECK_EQ(st.cancelled, N);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* The outcomes of tasks sent ahead take two routes back: one whose OUTCOME
@@ -890,10 +879,7 @@ static void mixed_routes(executor_start m)
     CHECK_EQ(st.completed, N + 1 - failures);
     CHECK_EQ(st.failed, failures);
     CHECK_EQ(st.workers_lost, 0);
-    release_all(fs, N + 1);
-    executor_free(ex);
-    check_no_child();
-    gate_free(&g);
+    finish(ex, fs, N + 1, &g);
 }
 
 /* The worker dies just after it has left a task's outcome in the task's
@@ -949,11 +935,8 @@ static void slot_outcome_survives_death(executor_start m)
     CHECK_EQ(st.failed, 0);
     CHECK_EQ(st.workers_started, 2);
     CHECK_EQ(st.workers_lost, 1);
-    release_all(fs, M + 1);
-    executor_free(ex);
+    finish(ex, fs, M + 1, &g);
     CHECK_EQ(unsetenv("CFUT_TEST_WORKER_CRASH"), 0);
-    check_no_child();
-    gate_free(&g);
 }
 
 /* One case per start method: test_<fn>_forkserver, _fork and _spawn. */

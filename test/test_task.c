@@ -473,37 +473,60 @@ static int task_gated(cfut_task *t, const void *arg, size_t len)
     return 0;
 }
 
+/* A pool of one worker that a gated task holds: what is submitted next
+ * stays queued until held_pool_release(). */
+typedef struct {
+    th_gate started, go;
+    executor_t *ex;
+    future_t *blocker;
+} held_pool;
+
+static void held_pool_init(held_pool *h)
+{
+    th_gate_init(&h->started);
+    th_gate_init(&h->go);
+    h->ex = new_pool(1);
+    gate_pair g = { &h->started, &h->go };
+    h->blocker = submit(h->ex, task_gated, &g, sizeof g);
+    th_gate_wait(&h->started);
+}
+
+static void held_pool_release(held_pool *h)
+{
+    th_gate_open(&h->go, 1);
+}
+
+/* After held_pool_release(): the blocker finished; everything is freed. */
+static void held_pool_free(held_pool *h)
+{
+    CHECK_STATUS(future_result(h->blocker, -1, NULL, NULL), CFUT_OK);
+    future_release(h->blocker);
+    executor_free(h->ex);
+    th_gate_destroy(&h->started);
+    th_gate_destroy(&h->go);
+}
+
 /* The argument bytes are copied at submit: the caller overwrites its buffer
  * while the task is still queued behind a gated one. */
 static void test_arg_copied(void)
 {
-    th_gate started, go;
-    th_gate_init(&started);
-    th_gate_init(&go);
-    executor_t *ex = new_pool(1);
-    gate_pair g = { &started, &go };
-    future_t *blocker = submit(ex, task_gated, &g, sizeof g);
-    th_gate_wait(&started);
-
+    held_pool h;
+    held_pool_init(&h);
     char buf[64];
     memset(buf, 'a', sizeof buf);
-    future_t *f = submit(ex, task_return_arg, buf, sizeof buf);
+    future_t *f = submit(h.ex, task_return_arg, buf, sizeof buf);
     memset(buf, 'z', sizeof buf);
     CHECK(!future_done(f));
 
-    th_gate_open(&go, 1);
+    held_pool_release(&h);
     const void *data = NULL;
     size_t len = 0;
     CHECK_STATUS(future_result(f, -1, &data, &len), CFUT_OK);
     CHECK_EQ(len, sizeof buf);
     for (size_t i = 0; i < len; i++)
         CHECK_EQ(((const char *)data)[i], 'a');
-    CHECK_STATUS(future_result(blocker, -1, NULL, NULL), CFUT_OK);
     future_release(f);
-    future_release(blocker);
-    executor_free(ex);
-    th_gate_destroy(&started);
-    th_gate_destroy(&go);
+    held_pool_free(&h);
 }
 
 /* The argument sizes on either side of each place a task keeps its
@@ -516,26 +539,20 @@ static void test_arg_every_size(void)
 {
     static const size_t sizes[] = {1, 8, 15, 16, 17, 40, 63, 64, 65, 300};
     enum { N = sizeof sizes / sizeof sizes[0] };
-    th_gate started, go;
-    th_gate_init(&started);
-    th_gate_init(&go);
-    executor_t *ex = new_pool(1);
-    gate_pair g = { &started, &go };
-    future_t *blocker = submit(ex, task_gated, &g, sizeof g);
-    th_gate_wait(&started);
-
+    held_pool h;
+    held_pool_init(&h);
     future_t *run[N], *cancelled[N];
     unsigned char buf[300];
     for (size_t i = 0; i < N; i++) {
         for (size_t j = 0; j < sizes[i]; j++)
             buf[j] = (unsigned char)(i * 31 + j);
-        run[i] = submit(ex, task_return_arg, buf, sizes[i]);
-        cancelled[i] = submit(ex, task_return_arg, buf, sizes[i]);
+        run[i] = submit(h.ex, task_return_arg, buf, sizes[i]);
+        cancelled[i] = submit(h.ex, task_return_arg, buf, sizes[i]);
         memset(buf, 0xee, sizeof buf);
     }
     for (size_t i = 0; i < N; i++)
         CHECK(future_cancel(cancelled[i]));
-    th_gate_open(&go, 1);
+    held_pool_release(&h);
     for (size_t i = 0; i < N; i++) {
         const void *data = NULL;
         size_t len = 0;
@@ -547,11 +564,7 @@ static void test_arg_every_size(void)
         future_release(run[i]);
         future_release(cancelled[i]);
     }
-    CHECK_STATUS(future_result(blocker, -1, NULL, NULL), CFUT_OK);
-    future_release(blocker);
-    executor_free(ex);
-    th_gate_destroy(&started);
-    th_gate_destroy(&go);
+    held_pool_free(&h);
 }
 
 /* Fails with a message of arg[0] 'm's, after reading every argument byte. */
