@@ -9,8 +9,9 @@
  *   the forkserver holds nothing of the program's either;
  * - the shared memory cannot be opened by another user;
  * - a worker that shrinks its shared memory cannot crash the parent;
- * - hostile frames a worker writes on its channel fail its task with
- *   CFUT_ESERIALIZE, never more;
+ * - hostile frames a worker writes on its channel, or an outcome slot it
+ *   fills with a length past the slot, fail its task with CFUT_ESERIALIZE,
+ *   never more;
  * - the role variables of a spawned process do not reach the task.
  *
  * Workers dying with the parent is test_process_pool's die_with_parent_*;
@@ -23,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -30,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process.h" /* the control pages' slots */
 #include "wire.h"
 
 /* A value big enough to travel through shared memory (64 KiB .. 64 MiB). */
@@ -518,7 +521,7 @@ PER_METHOD(shm_shrink)
 
 /* ---- hostile frames from a worker ------------------------------------------ */
 
-typedef enum { H_MAGIC, H_HUGE, H_SHM_LEN, H_WRONG_ID, H_READY, H_COUNT } hostile;
+typedef enum { H_MAGIC, H_HUGE, H_SHM_LEN, H_WRONG_ID, H_READY, H_SLOT_LEN, H_COUNT } hostile;
 
 /* The worker's channel: its only socket. */
 static int find_channel(void)
@@ -532,6 +535,33 @@ static int find_channel(void)
             return fds[i];
     }
     return -1;
+}
+
+/* Marks every slot of this worker's control pages (process.h) as holding
+ * an outcome of 2^32 - 1 bytes, 120 being the most a slot holds; false if
+ * the region is not mapped here. */
+static bool scribble_on_slots(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi - lo != CFUT__SHM_SIZE ||
+            !strstr(line, "memfd:cfut-shm"))
+            continue;
+        cfut__shm shm = {-1, (unsigned char *)lo};
+        for (unsigned i = 0; i < CFUT__PIPELINE; i++) {
+            cfut__slot *sl = cfut__shm_slot_of(&shm, i);
+            atomic_store(&sl->len, UINT32_MAX);
+            atomic_store(&sl->state, CFUT__SLOT_DONE);
+        }
+        found = true;
+    }
+    fclose(f);
+    return found;
 }
 
 /* Writes a hostile frame on its own channel, as a task that scribbles on
@@ -576,6 +606,11 @@ static int task_hostile(cfut_task *t, const void *arg, size_t len)
     case H_READY: /* READY again, naming the parent's pid as its own */
         rc = cfut__wire_put_outcome(&b, CFUT__W_READY, 0, &o, (uint32_t)getppid(), false);
         break;
+    case H_SLOT_LEN: /* its own slot says DONE, with a length past the slot */
+        if (!scribble_on_slots())
+            return cfut_fail(t, 3, "no shared memory region in /proc/self/maps");
+        rc = cfut__wire_put_empty(&b, CFUT__W_DOORBELL); /* should the manager sleep */
+        break;
     case H_COUNT:
         break;
     }
@@ -599,6 +634,8 @@ static void hostile_frames(executor_start m)
         if (future_status(f) != CFUT_ESERIALIZE)
             th_fail(__FILE__, __LINE__, "hostile frame %d: %s: %s", h,
                     cfut_status_name(future_status(f)), future_error_message(f));
+        if (h == H_SLOT_LEN)
+            CHECK_CONTAINS(future_error_message(f), "malformed outcome in its slot");
         future_release(f);
         int x = h, y = -1;
         f = submit(ex, task_echo, &x, sizeof x);
