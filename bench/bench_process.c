@@ -28,8 +28,11 @@
  *
  * Usage: bench_process [--runs N] [--json] [--quick] [--w1-tasks N]
  *                      [--w2-trips N] [--w3-steps N] [--w3-items N]
- *                      [--w3-workers N] [--w4-bytes N] [--w4-trips N]
- *                      [--w5-reps N]
+ *                      [--w3-workers N] [--w3-warm] [--w4-bytes N]
+ *                      [--w4-trips N] [--w5-reps N]
+ * --w3-warm starts W3's workers before its clock starts (one 1-step chain
+ * each), to show how much of W3 is worker start-up; bench/run does not use
+ * it, as the Python peer's W3 includes its start-up too.
  * Prints the median and min-max of each figure over the runs (default 5), or
  * with --json one JSON object holding every run's figures, which bench/run
  * reads. --quick shrinks everything to a smoke test (used by meson test). */
@@ -60,6 +63,7 @@ static long w2_trips = 20000;
 static long w3_steps = 20000000;
 static long w3_items = 8;
 static int w3_workers = 2;
+static bool w3_warm;
 static long w4_bytes = 1 << 20;
 static long w4_trips = 500;
 static long w5_reps = 20;
@@ -158,7 +162,8 @@ static void w2_latency(double *median_us, double *p99_us)
 static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
 {
     uint32_t *want = malloc((size_t)w3_items * sizeof *want);
-    future_t **fs = malloc((size_t)w3_items * sizeof *fs);
+    long nfs = w3_items > w3_workers ? w3_items : w3_workers; /* --w3-warm uses one each */
+    future_t **fs = malloc((size_t)nfs * sizeof *fs);
     if (!want || !fs)
         die("malloc", NULL, CFUT_ENOMEM);
 
@@ -168,6 +173,15 @@ static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
     double t1 = now();
 
     executor_t *ex = pool(w3_workers, EXECUTOR_START_DEFAULT, 0);
+    struct chain_arg one = {.steps = 1}; /* its padding is zero too */
+    for (int i = 0; w3_warm && i < w3_workers; i++)
+        fs[i] = executor_submit(ex, chain_task, &one, sizeof one);
+    for (int i = 0; w3_warm && i < w3_workers; i++) {
+        int st = future_wait(fs[i], -1);
+        if (st != CFUT_OK || future_status(fs[i]) != CFUT_OK)
+            die("W3 warm-up", fs[i], future_status(fs[i]));
+        future_release(fs[i]);
+    }
     double t2 = now();
     for (long i = 0; i < w3_items; i++) {
         struct chain_arg a;
@@ -355,6 +369,8 @@ int main(int argc, char **argv)
             w3_items = arg_long(argc, argv, &i);
         else if (!strcmp(argv[i], "--w3-workers"))
             w3_workers = (int)arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w3-warm"))
+            w3_warm = true;
         else if (!strcmp(argv[i], "--w4-bytes"))
             w4_bytes = arg_long(argc, argv, &i);
         else if (!strcmp(argv[i], "--w4-trips"))
@@ -364,7 +380,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: %s [--runs N] [--json] [--quick] [--w1-tasks N]"
                     " [--w2-trips N] [--w3-steps N] [--w3-items N] [--w3-workers N]"
-                    " [--w4-bytes N] [--w4-trips N] [--w5-reps N]\n", argv[0]);
+                    " [--w3-warm] [--w4-bytes N] [--w4-trips N] [--w5-reps N]\n", argv[0]);
             return 2;
         }
     }
