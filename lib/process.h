@@ -103,6 +103,15 @@ static inline _Atomic uint32_t *cfut__shm_slot(const cfut__shm *s, unsigned seq)
     return &cfut__shm_slot_of(s, seq)->state;
 }
 
+/* FREE -> `to` on the seq-th task's slot: the one compare-and-swap by which
+ * the worker starts a task sent ahead (STARTED) and the parent cancels it
+ * (CANCELLED). True for the side that won. */
+static inline bool cfut__slot_take(const cfut__shm *s, unsigned seq, uint32_t to)
+{
+    uint32_t free_slot = CFUT__SLOT_FREE;
+    return atomic_compare_exchange_strong(cfut__shm_slot(s, seq), &free_slot, to);
+}
+
 /* errno-style results. */
 int  cfut__shm_create(cfut__shm *s);
 int  cfut__shm_map(cfut__shm *s, int fd);

@@ -499,10 +499,7 @@ static bool read_slots(executor_t *ex, ppool *pp, pworker *w);
  * its slot is still FREE. Then it never will: the slot says CANCELLED. */
 static bool never_started(pworker *w, cfut__task *t)
 {
-    uint32_t free_slot = CFUT__SLOT_FREE;
-    return t->pipelined && w->shm.base &&
-           atomic_compare_exchange_strong(cfut__shm_slot(&w->shm, t->slot), &free_slot,
-                                          CFUT__SLOT_CANCELLED);
+    return t->pipelined && w->shm.base && cfut__slot_take(&w->shm, t->slot, CFUT__SLOT_CANCELLED);
 }
 
 /* The worker is dead (reaped): fail what it held, forget it. */
@@ -1386,9 +1383,7 @@ static void pp_submit(executor_t *ex, cfut__task *t)
  * when it returns true. t stays held: its outcome ("cancelled") still comes. */
 static bool cancel_held(ppool *pp, pworker *w, cfut__task *t, cfut__completion *c)
 {
-    uint32_t free_slot = CFUT__SLOT_FREE;
-    if (!atomic_compare_exchange_strong(cfut__shm_slot(&w->shm, t->slot), &free_slot,
-                                        CFUT__SLOT_CANCELLED)) {
+    if (!cfut__slot_take(&w->shm, t->slot, CFUT__SLOT_CANCELLED)) {
         /* The worker won: it runs t now. */
         if (cfut__future_start(&t->fut)) {
             pp->pipelined--;

@@ -182,15 +182,13 @@ static bool run_task(cfut__channel *ch, cfut__buf *out, const unsigned char *p, 
     bool pipelined = m.flags & CFUT__WIRE_PIPELINED;
     cfut__slot *slot = NULL;
     if (pipelined) {
-        uint32_t free_slot = CFUT__SLOT_FREE;
         if (!shm.base) {
             cfut__outcome_fail(&o, CFUT_ESERIALIZE, 0,
                                "the worker has no shared memory for a pipelined task");
             return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true, NULL);
         }
         slot = cfut__shm_slot_of(&shm, seq);
-        if (!atomic_compare_exchange_strong(cfut__shm_slot(&shm, seq), &free_slot,
-                                            CFUT__SLOT_STARTED)) {
+        if (!cfut__slot_take(&shm, seq, CFUT__SLOT_STARTED)) {
             /* The parent cancelled it while it waited here. */
             cfut__outcome_fail(&o, CFUT_ECANCELLED, 0, "cancelled");
             return answer(ch, out, CFUT__W_OUTCOME, m.id, &o, true, slot);
