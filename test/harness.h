@@ -138,4 +138,8 @@ void th_join(th_thread *t);
  * speed). */
 double th_now(void);
 
+/* The start of this process's first mapping of exactly `size` bytes whose
+ * /proc/self/maps line contains `name` (e.g. "memfd:cfut-shm"), or NULL. */
+void *th_find_mapping(const char *name, size_t size);
+
 #endif /* CFUT_TEST_HARNESS_H */

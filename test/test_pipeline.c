@@ -138,21 +138,8 @@ static int put_bytes(const char *dir, const char *name, int flags, const void *p
  * worker's. */
 static cfut__control *find_control(void)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return NULL;
-    char line[512];
-    cfut__control *c = NULL;
-    while (!c && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi - lo != CFUT__SHM_SIZE ||
-            !strstr(line, "memfd:cfut-shm"))
-            continue;
-        cfut__shm s = {-1, (unsigned char *)lo};
-        c = cfut__shm_control(&s);
-    }
-    fclose(f);
-    return c;
+    cfut__shm s = {-1, th_find_mapping("memfd:cfut-shm", CFUT__SHM_SIZE)};
+    return s.base ? cfut__shm_control(&s) : NULL;
 }
 
 static bool read_slots(uint32_t *out)
@@ -449,6 +436,15 @@ static void check_no_child(void)
                 (long)r, strerror(errno));
 }
 
+/* The start of a case: skipped where its start method cannot run here, a
+ * new gate, and a pool of `workers` waiting on it. */
+static executor_t *begin(executor_start m, int workers, gate *g)
+{
+    skip_method(m);
+    gate_init(g);
+    return pool(m, workers, g);
+}
+
 /* The end of a case: its futures released, the pool freed with no child
  * left behind, the gate's FIFOs removed. */
 static void finish(executor_t *ex, future_t **fs, int n, gate *g)
@@ -468,10 +464,8 @@ static void finish(executor_t *ex, future_t **fs, int n, gate *g)
  * their slot), the others still FREE. */
 static void cancel_held(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED | SLOTS, -1, 0);
     gate_put(g.init, 'g', 1);
@@ -543,10 +537,8 @@ static void cancel_held(executor_start m)
  * the requeued tasks do too. */
 static void worker_dies(executor_start m, bool shut)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED, -1, 0);
     gate_put(g.init, 'g', 2); /* the first worker and its replacement */
@@ -601,10 +593,8 @@ static void worker_dies_after_shutdown(executor_start m) { worker_dies(m, true);
  * fail with CFUT_EBROKEN and the initializer's code, like the queue. */
 static void worker_dies_broken(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 2, &g);
+    executor_t *ex = begin(m, 2, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED, -1, 0);
     gate_put(g.init, 'g', 1); /* whichever worker reads it runs task 0 */
@@ -641,10 +631,8 @@ static void worker_dies_broken(executor_start m)
  * the running task finishes; none of the others ever runs. */
 static void shutdown_cancel_pending(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED, -1, 0);
     gate_put(g.init, 'g', 1);
@@ -679,10 +667,8 @@ static void shutdown_cancel_pending(executor_start m)
  * no future left pending. */
 static void shutdown_terminate(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED, -1, 0);
     gate_put(g.init, 'g', 1);
@@ -727,13 +713,11 @@ static void hold_manager(future_t *f, void *user)
  * queued. Everything runs once, in order. */
 static void accounting(executor_start m)
 {
-    skip_method(m);
-    gate g;
-    gate_init(&g);
     manager_hold h;
     th_gate_init(&h.entered);
     th_gate_init(&h.leave);
-    executor_t *ex = pool(m, 1, &g);
+    gate g;
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     CHECK(held_behind(N, 1) >= 4);
     submit_all(ex, &g, fs, N, GATED, 3, GATED);
@@ -793,10 +777,8 @@ static void accounting(executor_start m)
  * no memory for them), none of them runs, and task 0 finishes. */
 static void shutdown_cancel_pending_no_memory(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     submit_all(ex, &g, fs, N, GATED, -1, 0);
     gate_put(g.init, 'g', 1);
@@ -827,10 +809,8 @@ static void shutdown_cancel_pending_no_memory(executor_start m)
  * future still gets its own outcome, byte for byte. */
 static void mixed_routes(executor_start m)
 {
-    skip_method(m);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     future_t *fs[N + 1];
     fs[0] = submit_step(ex, &g, 0, GATED);
     int failures = 0;
@@ -891,11 +871,9 @@ static void mixed_routes(executor_start m)
  * fires in a pool's first worker only). */
 static void slot_outcome_survives_death(executor_start m)
 {
-    skip_method(m);
     CHECK_EQ(setenv("CFUT_TEST_WORKER_CRASH", "publish", 1), 0);
     gate g;
-    gate_init(&g);
-    executor_t *ex = pool(m, 1, &g);
+    executor_t *ex = begin(m, 1, &g);
     enum { M = 32 }; /* queued behind task 0: tasks 1 and 2 are sent ahead */
     CHECK_EQ(held_behind(M, 1), 2);
     future_t *fs[M + 1];

@@ -542,26 +542,13 @@ static int find_channel(void)
  * the region is not mapped here. */
 static bool scribble_on_slots(void)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return false;
-    char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi - lo != CFUT__SHM_SIZE ||
-            !strstr(line, "memfd:cfut-shm"))
-            continue;
-        cfut__shm shm = {-1, (unsigned char *)lo};
-        for (unsigned i = 0; i < CFUT__PIPELINE; i++) {
-            cfut__slot *sl = cfut__shm_slot_of(&shm, i);
-            atomic_store(&sl->len, UINT32_MAX);
-            atomic_store(&sl->state, CFUT__SLOT_DONE);
-        }
-        found = true;
+    cfut__shm shm = {-1, th_find_mapping("memfd:cfut-shm", CFUT__SHM_SIZE)};
+    for (unsigned i = 0; shm.base && i < CFUT__PIPELINE; i++) {
+        cfut__slot *sl = cfut__shm_slot_of(&shm, i);
+        atomic_store(&sl->len, UINT32_MAX);
+        atomic_store(&sl->state, CFUT__SLOT_DONE);
     }
-    fclose(f);
-    return found;
+    return shm.base != NULL;
 }
 
 /* Writes a hostile frame on its own channel, as a task that scribbles on

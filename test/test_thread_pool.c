@@ -290,6 +290,23 @@ static void test_idle_thread_reuse_loop(void)
     executor_free(ex);
 }
 
+/* fs[0..n) are gated tasks (submit_gated, value i): all n start, each
+ * within TH_LONG_WAIT, and run at once; then the gate opens, each returns
+ * its own value, and they are released. */
+static void check_all_at_once(executor_t *ex, future_t **fs, int n, th_gate *started,
+                              th_gate *go)
+{
+    for (int i = 0; i < n; i++)
+        if (!th_gate_timedwait(started, TH_LONG_WAIT))
+            th_fail(__FILE__, __LINE__, "%d of %d tasks started (%zu workers)", i, n,
+                    stats(ex).workers);
+    CHECK_EQ(stats(ex).running, (size_t)n);
+    th_gate_open(go, (unsigned)n);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(result_int(fs[i]), i);
+    release_all(fs, (size_t)n);
+}
+
 /* After a saturating batch, the idle workers take the next batch: no new
  * thread, and all of them run at once again. */
 static void test_idle_workers_reused_after_saturation(void)
@@ -303,15 +320,8 @@ static void test_idle_workers_reused_after_saturation(void)
         future_t *fs[W];
         for (int i = 0; i < W; i++)
             fs[i] = submit_gated(ex, &started, &go, i);
-        for (int i = 0; i < W; i++)
-            th_gate_wait(&started);
-        executor_stats s = stats(ex);
-        CHECK_EQ(s.workers_started, W);
-        CHECK_EQ(s.running, W);
-        th_gate_open(&go, W);
-        for (int i = 0; i < W; i++)
-            CHECK_EQ(result_int(fs[i]), i);
-        release_all(fs, W);
+        check_all_at_once(ex, fs, W, &started, &go);
+        CHECK_EQ(stats(ex).workers_started, W);
     }
     executor_free(ex);
     th_gate_destroy(&started);
@@ -336,13 +346,7 @@ static void test_sleeping_workers_all_wake_for_a_burst(void)
         future_t *fs[W];
         for (int i = 0; i < W; i++)
             fs[i] = submit_gated(ex, &started, &go, i);
-        for (int i = 0; i < W; i++)
-            CHECK(th_gate_timedwait(&started, TH_LONG_WAIT));
-        CHECK_EQ(stats(ex).running, W);
-        th_gate_open(&go, W);
-        for (int i = 0; i < W; i++)
-            CHECK_EQ(result_int(fs[i]), i);
-        release_all(fs, W);
+        check_all_at_once(ex, fs, W, &started, &go);
     }
     CHECK_EQ(stats(ex).workers_started, W);
     executor_free(ex);
@@ -397,12 +401,7 @@ static executor_t *warm_pool(int max, int idle)
     future_t *fs[8];
     for (int i = 0; i < idle; i++)
         fs[i] = submit_gated(ex, &started, &go, i);
-    for (int i = 0; i < idle; i++)
-        th_gate_wait(&started);
-    th_gate_open(&go, (unsigned)idle);
-    for (int i = 0; i < idle; i++)
-        CHECK_EQ(result_int(fs[i]), i);
-    release_all(fs, idle);
+    check_all_at_once(ex, fs, idle, &started, &go);
     CHECK_EQ(stats(ex).idle, (size_t)idle);
     th_gate_destroy(&started);
     th_gate_destroy(&go);
@@ -424,15 +423,7 @@ static void test_burst_wider_than_idle_workers_all_start(void)
         for (int i = 0; i < N; i++)
             fs[i] = submit_gated(ex, &started, &go, i);
         hold_cpu(pinned, false);
-        for (int i = 0; i < N; i++)
-            if (!th_gate_timedwait(&started, TH_LONG_WAIT))
-                th_fail(__FILE__, __LINE__, "round %d: %d of %d tasks started (%zu workers)",
-                        round, i, N, stats(ex).workers);
-        CHECK_EQ(stats(ex).running, N);
-        th_gate_open(&go, N);
-        for (int i = 0; i < N; i++)
-            CHECK_EQ(result_int(fs[i]), i);
-        release_all(fs, N);
+        check_all_at_once(ex, fs, N, &started, &go);
         executor_free(ex);
     }
     th_gate_destroy(&started);
