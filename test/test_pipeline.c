@@ -868,9 +868,15 @@ static void mixed_routes(executor_start m)
  * death is blamed on no task. Task 2, sent ahead behind task 1 and marked
  * running once task 1's outcome is read, never started (its slot is still
  * FREE): it goes back to the queue and runs on the replacement (the hook
- * fires in a pool's first worker only). */
+ * fires in a pool's first worker only). While the manager is held in task
+ * 1's done callback, task 2 shows as running and a cancel of it fails, as
+ * for any running task; it is PENDING again once the death is handled,
+ * and runs to its own result. */
 static void slot_outcome_survives_death(executor_start m)
 {
+    manager_hold h;
+    th_gate_init(&h.entered);
+    th_gate_init(&h.leave);
     CHECK_EQ(setenv("CFUT_TEST_WORKER_CRASH", "publish", 1), 0);
     gate g;
     executor_t *ex = begin(m, 1, &g);
@@ -888,6 +894,7 @@ static void slot_outcome_survives_death(executor_start m)
     CHECK_EQ(CHECK_DONE_OK(fs, 0), s0.pid);
     CHECK(future_running(fs[1]));
     CHECK(!future_running(fs[2]) && !future_done(fs[2]));
+    CHECK_STATUS(future_add_done_callback(fs[1], hold_manager, &h), CFUT_OK);
     /* Task 0's outcome is read; the manager, with nothing else to do, asks
      * to be rung and sleeps. Nothing signals that: poll, with a deadline. */
     cfut__control *c = find_control();
@@ -899,6 +906,10 @@ static void slot_outcome_survives_death(executor_start m)
         sched_yield();
     }
     gate_put(g.go, 'g', 1);
+    CHECK(th_gate_timedwait(&h.entered, TH_LONG_WAIT));
+    CHECK(future_running(fs[2])); /* marked so as task 1's outcome was read */
+    CHECK(!future_cancel(fs[2]));
+    th_gate_open(&h.leave, 1);
     CHECK_EQ(CHECK_DONE_OK(fs, 1), s0.pid);
     int32_t want[M + 1];
     want[0] = 0;
@@ -915,6 +926,8 @@ static void slot_outcome_survives_death(executor_start m)
     CHECK_EQ(st.workers_lost, 1);
     finish(ex, fs, M + 1, &g);
     CHECK_EQ(unsetenv("CFUT_TEST_WORKER_CRASH"), 0);
+    th_gate_destroy(&h.entered);
+    th_gate_destroy(&h.leave);
 }
 
 /* One case per start method: test_<fn>_forkserver, _fork and _spawn. */
