@@ -159,7 +159,22 @@ static void w2_latency(double *median_us, double *p99_us)
     executor_free(ex);
 }
 
-static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
+static const executor_start w5_methods[] = {
+    EXECUTOR_START_FORKSERVER, EXECUTOR_START_FORK, EXECUTOR_START_SPAWN,
+};
+static const char *const w5_names[] = {"forkserver", "fork", "spawn"};
+enum { W5_METHODS = 3 };
+
+struct run {
+    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
+    double w3_ceiling_s, w3_ceiling_speedup, w3_shape_s, w3_shape_speedup;
+    uint32_t w3_checksum;
+    double w4_med_us, w4_local_us;
+    uint32_t w4_checksum;
+    double w5_cold_ms[W5_METHODS], w5_replace_ms[W5_METHODS];
+};
+
+static void w3_scaling(struct run *r)
 {
     uint32_t *want = malloc((size_t)w3_items * sizeof *want);
     long nfs = w3_items > w3_workers ? w3_items : w3_workers; /* --w3-warm uses one each */
@@ -207,9 +222,16 @@ static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
     double t3 = now();
     executor_free(ex);
 
-    *seq_s = t1 - t0;
-    *pool_s = t3 - t2;
-    *checksum = sum;
+    /* The same items without a pool: the ceiling, and a pool's shape. */
+    w3_without_pool(true, w3_items, w3_workers, (uint64_t)w3_steps, want, &r->w3_ceiling_s,
+                    &r->w3_shape_s);
+
+    r->w3_seq_s = t1 - t0;
+    r->w3_pool_s = t3 - t2;
+    r->w3_speedup = r->w3_seq_s / r->w3_pool_s;
+    r->w3_ceiling_speedup = r->w3_seq_s / r->w3_ceiling_s;
+    r->w3_shape_speedup = r->w3_seq_s / r->w3_shape_s;
+    r->w3_checksum = sum;
     free(want);
     free(fs);
 }
@@ -262,12 +284,6 @@ static void round_trip(executor_t *ex, const char *what)
         die(what, f, st != CFUT_OK ? st : CFUT_ESERIALIZE);
     future_release(f);
 }
-
-static const executor_start w5_methods[] = {
-    EXECUTOR_START_FORKSERVER, EXECUTOR_START_FORK, EXECUTOR_START_SPAWN,
-};
-static const char *const w5_names[] = {"forkserver", "fork", "spawn"};
-enum { W5_METHODS = 3 };
 
 /* Workers made by fork and spawn are this process's children, and the pool
  * sees them exit through pidfds. Where pidfd_open() is missing (valgrind
@@ -335,14 +351,6 @@ static void w5_start(int m, double *cold_ms, double *replace_ms)
     free(v);
 }
 
-struct run {
-    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
-    uint32_t w3_checksum;
-    double w4_med_us, w4_local_us;
-    uint32_t w4_checksum;
-    double w5_cold_ms[W5_METHODS], w5_replace_ms[W5_METHODS];
-};
-
 int main(int argc, char **argv)
 {
     int runs = 5;
@@ -396,17 +404,16 @@ int main(int argc, char **argv)
     for (int k = 0; k < runs; k++) {
         r[k].w1_ns = w1_throughput();
         w2_latency(&r[k].w2_med_us, &r[k].w2_p99_us);
-        w3_scaling(&r[k].w3_seq_s, &r[k].w3_pool_s, &r[k].w3_checksum);
-        r[k].w3_speedup = r[k].w3_seq_s / r[k].w3_pool_s;
+        w3_scaling(&r[k]);
         w4_large(&r[k].w4_med_us, &r[k].w4_local_us, &r[k].w4_checksum);
         for (int m = 0; m < W5_METHODS; m++)
             if (!w5_skipped(m))
                 w5_start(m, &r[k].w5_cold_ms[m], &r[k].w5_replace_ms[m]);
         if (!json)
-            fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f, "
-                    "W4 %.0f us, W5 cold %.2f/%.2f/%.2f ms\n", k + 1, r[k].w1_ns,
-                    r[k].w2_med_us, r[k].w2_p99_us, r[k].w3_speedup, r[k].w4_med_us,
-                    r[k].w5_cold_ms[0], r[k].w5_cold_ms[1], r[k].w5_cold_ms[2]);
+            fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f (ceiling "
+                    "x%.2f), W4 %.0f us, W5 cold %.2f/%.2f/%.2f ms\n", k + 1, r[k].w1_ns,
+                    r[k].w2_med_us, r[k].w2_p99_us, r[k].w3_speedup,
+                    r[k].w3_ceiling_speedup, r[k].w4_med_us, r[k].w5_cold_ms[0], r[k].w5_cold_ms[1], r[k].w5_cold_ms[2]);
     }
 
     if (json) {
@@ -420,11 +427,13 @@ int main(int argc, char **argv)
         for (int k = 0; k < runs; k++) {
             printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
                    "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
-                   "\"w3_speedup\": %.4f, \"w3_checksum\": %" PRIu32 ", "
+                   "\"w3_speedup\": %.4f, \"w3_ceiling_s\": %.6f, \"w3_shape_s\": %.6f, "
+                   "\"w3_checksum\": %" PRIu32 ", "
                    "\"w4_median_us\": %.3f, \"w4_local_us\": %.3f, "
                    "\"w4_checksum\": %" PRIu32,
                    k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup, r[k].w3_checksum,
+                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup, r[k].w3_ceiling_s,
+                   r[k].w3_shape_s, r[k].w3_checksum,
                    r[k].w4_med_us, r[k].w4_local_us, r[k].w4_checksum);
             for (int m = 0; m < W5_METHODS; m++)
                 if (!w5_skipped(m))
@@ -452,6 +461,8 @@ int main(int argc, char **argv)
         FIG(w3_seq_s, "W3 sequential", "s");
         FIG(w3_pool_s, "W3 pool", "s");
         FIG(w3_speedup, "W3 speedup", "x");
+        FIG(w3_ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
+        FIG(w3_shape_speedup, "W3 2 bare, caller waits", "x");
         FIG(w4_med_us, "W4 1 MiB round trip", "us");
         FIG(w4_local_us, "W4 checksum alone", "us");
         for (int m = 0; m < W5_METHODS; m++) {

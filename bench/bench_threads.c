@@ -17,7 +17,11 @@
  *
  * Usage: bench_threads [--runs N] [--json] [--quick] [--w1-tasks N]
  *                      [--w2-trips N] [--w3-steps N] [--w3-items N]
- *                      [--w3-workers N] [--threads N]
+ *                      [--w3-workers N] [--w3-warm] [--threads N]
+ * --w3-warm starts W3's workers before its clock starts (they meet at a
+ * barrier, so that every one of them exists and runs), to show how much of
+ * W3 is a fresh pool's start: bench/run does not use it, as the Python
+ * peer's W3 includes its start-up too.
  * Prints the median and min-max of each figure over the runs (default 5), or
  * with --json one JSON object holding every run's figures, which bench/run
  * reads. --quick shrinks everything to a smoke test (used by meson test). */
@@ -25,6 +29,9 @@
 #include <cfut.h>
 
 #include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +44,7 @@ static long w2_trips = 20000;
 static long w3_steps = 20000000;
 static long w3_items = 8;
 static int w3_workers = 2;
+static bool w3_warm;
 static int threads; /* W1 and W2; 0: the default */
 
 static void die(const char *what, int st)
@@ -53,6 +61,19 @@ static int chain_task(cfut_task *t, const void *arg, size_t len)
     memcpy(&seed, arg, sizeof seed);
     uint32_t h = chain(seed, (uint64_t)w3_steps);
     return cfut_return(t, &h, sizeof h);
+}
+
+/* --w3-warm: each of W3's workers takes one of these, and none returns
+ * before all have arrived. */
+static atomic_int w3_arrived;
+
+static int barrier_task(cfut_task *t, const void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    atomic_fetch_add(&w3_arrived, 1);
+    while (atomic_load(&w3_arrived) < w3_workers)
+        sched_yield();
+    return cfut_return(t, NULL, 0);
 }
 
 static double w1_throughput(size_t *started)
@@ -123,10 +144,18 @@ static void w2_latency(double *median_us, double *p99_us)
     executor_free(ex);
 }
 
-static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
+struct run {
+    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
+    double w3_ceiling_s, w3_ceiling_speedup, w3_shape_s, w3_shape_speedup;
+    uint32_t w3_checksum;
+    size_t w1_started;
+};
+
+static void w3_scaling(struct run *r)
 {
     uint32_t *want = malloc((size_t)w3_items * sizeof *want);
-    future_t **fs = malloc((size_t)w3_items * sizeof *fs);
+    long nfs = w3_items > w3_workers ? w3_items : w3_workers; /* --w3-warm uses one each */
+    future_t **fs = malloc((size_t)nfs * sizeof *fs);
     if (!want || !fs)
         die("malloc", CFUT_ENOMEM);
 
@@ -140,6 +169,15 @@ static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
     int st = executor_new(&ex, EXECUTOR_THREADS, &opts);
     if (st != CFUT_OK)
         die("executor_new", st);
+    atomic_store(&w3_arrived, 0);
+    for (int i = 0; w3_warm && i < w3_workers; i++)
+        fs[i] = executor_submit(ex, barrier_task, NULL, 0);
+    for (int i = 0; w3_warm && i < w3_workers; i++) {
+        st = future_wait(fs[i], -1);
+        if (st != CFUT_OK || future_status(fs[i]) != CFUT_OK)
+            die("W3 warm-up", future_status(fs[i]));
+        future_release(fs[i]);
+    }
     double t2 = now();
     for (long i = 0; i < w3_items; i++) {
         uint32_t seed = (uint32_t)i + 1;
@@ -162,18 +200,19 @@ static void w3_scaling(double *seq_s, double *pool_s, uint32_t *checksum)
     double t3 = now();
     executor_free(ex);
 
-    *seq_s = t1 - t0;
-    *pool_s = t3 - t2;
-    *checksum = sum;
+    /* The same items without a pool: the ceiling, and a pool's shape. */
+    w3_without_pool(false, w3_items, w3_workers, (uint64_t)w3_steps, want, &r->w3_ceiling_s,
+                    &r->w3_shape_s);
+
+    r->w3_seq_s = t1 - t0;
+    r->w3_pool_s = t3 - t2;
+    r->w3_speedup = r->w3_seq_s / r->w3_pool_s;
+    r->w3_ceiling_speedup = r->w3_seq_s / r->w3_ceiling_s;
+    r->w3_shape_speedup = r->w3_seq_s / r->w3_shape_s;
+    r->w3_checksum = sum;
     free(want);
     free(fs);
 }
-
-struct run {
-    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
-    uint32_t w3_checksum;
-    size_t w1_started;
-};
 
 int main(int argc, char **argv)
 {
@@ -199,12 +238,14 @@ int main(int argc, char **argv)
             w3_items = arg_long(argc, argv, &i);
         else if (!strcmp(argv[i], "--w3-workers"))
             w3_workers = (int)arg_long(argc, argv, &i);
+        else if (!strcmp(argv[i], "--w3-warm"))
+            w3_warm = true;
         else if (!strcmp(argv[i], "--threads"))
             threads = (int)arg_long(argc, argv, &i);
         else {
             fprintf(stderr, "usage: %s [--runs N] [--json] [--quick] [--w1-tasks N]"
                     " [--w2-trips N] [--w3-steps N] [--w3-items N] [--w3-workers N]"
-                    " [--threads N]\n",
+                    " [--w3-warm] [--threads N]\n",
                     argv[0]);
             return 2;
         }
@@ -216,12 +257,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < runs; k++) {
         r[k].w1_ns = w1_throughput(&r[k].w1_started);
         w2_latency(&r[k].w2_med_us, &r[k].w2_p99_us);
-        w3_scaling(&r[k].w3_seq_s, &r[k].w3_pool_s, &r[k].w3_checksum);
-        r[k].w3_speedup = r[k].w3_seq_s / r[k].w3_pool_s;
+        w3_scaling(&r[k]);
         if (!json)
-            fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f\n",
+            fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f (ceiling x%.2f)\n",
                     k + 1, r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                    r[k].w3_speedup);
+                    r[k].w3_speedup, r[k].w3_ceiling_speedup);
     }
 
     if (json) {
@@ -233,10 +273,12 @@ int main(int argc, char **argv)
         for (int k = 0; k < runs; k++)
             printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
                    "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
-                   "\"w3_speedup\": %.4f, \"w3_checksum\": %" PRIu32 ", "
+                   "\"w3_speedup\": %.4f, \"w3_ceiling_s\": %.6f, \"w3_shape_s\": %.6f, "
+                   "\"w3_checksum\": %" PRIu32 ", "
                    "\"w1_workers_started\": %zu}",
                    k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup,
+                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup, r[k].w3_ceiling_s,
+                   r[k].w3_shape_s,
                    r[k].w3_checksum, r[k].w1_started);
         printf("]}\n");
     } else {
@@ -257,6 +299,8 @@ int main(int argc, char **argv)
         FIG(w3_seq_s, "W3 sequential", "s");
         FIG(w3_pool_s, "W3 pool", "s");
         FIG(w3_speedup, "W3 speedup", "x");
+        FIG(w3_ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
+        FIG(w3_shape_speedup, "W3 2 bare, caller waits", "x");
 #undef FIG
         free(v);
     }

@@ -3,6 +3,7 @@
 #ifndef CFUT_BENCH_COMMON_H
 #define CFUT_BENCH_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,5 +14,29 @@
 int echo(cfut_task *t, const void *arg, size_t len);
 /* W3: a fixed integer hash chain of `steps` steps (pure, CPU-bound). */
 uint32_t chain(uint32_t h, uint64_t steps);
+
+/* W3 without a pool: chain(i + 1, steps) for i < items, the items split
+ * over `workers` shares (item i in share i % workers) with no queue, each
+ * share on a bare thread or forked process. Fills out[] and returns the wall
+ * time in seconds, thread or fork start included, as a pool's W3 counts its
+ * start.
+ * - caller_computes: the calling thread computes share 0, so there are
+ *   only as many threads as CPUs (a thread made while the caller runs goes
+ *   to the idle CPU). The ceiling: the most two CPUs give this work here.
+ * - otherwise `workers` threads or children compute while the caller waits
+ *   for them: a pool's shape (three threads, two of them new, on two CPUs),
+ *   without a pool. Linux sometimes starts both new threads on one CPU and
+ *   moves one only milliseconds later; this figure pays for that as a
+ *   pool does. */
+double chain_bare_threads(long items, int workers, bool caller_computes, uint64_t steps,
+                          uint32_t *out);
+double chain_bare_processes(long items, int workers, bool caller_computes, uint64_t steps,
+                            uint32_t *out);
+
+/* Both of the above for W3's items (threads, or with `processes` forked
+ * children), each checked against want[]: the ceiling's time and the pool
+ * shape's. */
+void w3_without_pool(bool processes, long items, int workers, uint64_t steps,
+                     const uint32_t *want, double *ceiling_s, double *shape_s);
 
 #endif

@@ -47,6 +47,10 @@ SECTIONS = [
          ("w3_seq_s", "W3 sequential (C vs Python code)", "s", False),
          ("w3_pool_s", "W3 pool, 2 workers", "s", False),
          ("w3_speedup", "W3 speedup", "x", False),
+         ("w3_ceiling_speedup", "W3 without a pool: the caller and 1 thread (ceiling)", "x",
+          False),
+         ("w3_shape_speedup", "W3 without a pool: 2 threads, the caller waiting", "x", False),
+         ("w3_pool_over_ceiling", "W3 pool's time / the ceiling's, run by run", "x", False),
      ]},
     {"title": "Process pool", "cfut": "cfut-processes",
      "peers": [("python-processes", "Python ProcessPoolExecutor")],
@@ -57,6 +61,11 @@ SECTIONS = [
          ("w3_seq_s", "W3 sequential (C vs Python code)", "s", False),
          ("w3_pool_s", "W3 pool, 2 workers", "s", False),
          ("w3_speedup", "W3 speedup", "x", False),
+         ("w3_ceiling_speedup",
+          "W3 without a pool: the caller and 1 forked process (ceiling)", "x", False),
+         ("w3_shape_speedup", "W3 without a pool: 2 forked processes, the caller waiting",
+          "x", False),
+         ("w3_pool_over_ceiling", "W3 pool's time / the ceiling's, run by run", "x", False),
          ("w4_median_us", "W4 1 MiB round trip", "us", True),
          ("w4_local_us", "W4 checksum alone, in the caller", "us", False),
          ("w4_transport_us", "W4 round trip minus checksum", "us", True),
@@ -159,6 +168,22 @@ def value_at_least(impl, key, bound, unit):
     return check
 
 
+def ceiling(impl, one, shape):
+    """Not a verdict: W3 in the same runs without a pool (bench/common.c):
+    the caller and `one` (the most two CPUs give), and `shape` with the
+    caller waiting, as a pool's are."""
+    def check(result):
+        c = fig_of(result, impl, "w3_ceiling_speedup")
+        w = fig_of(result, impl, "w3_shape_speedup")
+        if not c or not w:
+            return "no figure without a pool", True
+        return ("without a pool in the same runs: the caller and %s %sx [%s - %s], "
+                "%s with the caller waiting %sx [%s - %s]"
+                % (one, fmt(c["median"]), fmt(c["min"]), fmt(c["max"]), shape,
+                   fmt(w["median"]), fmt(w["min"]), fmt(w["max"])), True)
+    return check
+
+
 TARGETS = [
     ("W1 threads", "<= 0.8x libuv's ns/task in the same run, and <= 100 ns/task",
      [ratio_at_most("libuv", "w1_ns_per_task", 0.8, "libuv"),
@@ -175,9 +200,11 @@ TARGETS = [
     ("W2 processes", "<= 1/20 of Python ProcessPoolExecutor's round trip",
      [ratio_at_most("python-processes", "w2_median_us", 1 / 20, "Python")]),
     ("W3 threads", ">= 1.95x speedup with 2 workers",
-     [value_at_least("cfut", "w3_speedup", 1.95, "x")]),
+     [value_at_least("cfut", "w3_speedup", 1.95, "x"),
+      ceiling("cfut", "1 thread", "2 threads")]),
     ("W3 processes", ">= 1.95x speedup with 2 workers",
-     [value_at_least("cfut-processes", "w3_speedup", 1.95, "x")]),
+     [value_at_least("cfut-processes", "w3_speedup", 1.95, "x"),
+      ceiling("cfut-processes", "1 forked process", "2 forked processes")]),
     ("W4 processes", ">= 13x faster than Python",
      [ratio_at_most("python-processes", "w4_median_us", 1 / 13, "Python")]),
     # Whole bytes: the resident set of 1,000,000 futures also holds a few
@@ -248,6 +275,13 @@ def summarize(raw, out):
         for r in runs:
             if "w4_median_us" in r and "w4_local_us" in r:
                 r["w4_transport_us"] = r["w4_median_us"] - r["w4_local_us"]
+            # W3 without a pool (bench/common.c): the speedups, and the pool's
+            # time over the ceiling's.
+            for k in ("ceiling", "shape"):
+                if r.get("w3_seq_s") and r.get("w3_%s_s" % k):
+                    r["w3_%s_speedup" % k] = r["w3_seq_s"] / r["w3_%s_s" % k]
+            if r.get("w3_pool_s") and r.get("w3_ceiling_s"):
+                r["w3_pool_over_ceiling"] = r["w3_pool_s"] / r["w3_ceiling_s"]
 
     summary, ratios = {}, {}
     for impl, runs in by.items():
