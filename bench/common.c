@@ -92,6 +92,7 @@ double chain_bare_processes(long items, int workers, bool caller_computes, uint6
         if (pid < 0)
             bare_die("fork");
         if (pid == 0) {
+            free(pids); /* the parent's: leak checkers see the child's heap too */
             close(fds[0]);
             struct share s = {k, items, workers, steps, out};
             compute_share(&s);
