@@ -166,9 +166,8 @@ static const char *const w5_names[] = {"forkserver", "fork", "spawn"};
 enum { W5_METHODS = 3 };
 
 struct run {
-    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
-    double w3_ceiling_s, w3_ceiling_speedup, w3_shape_s, w3_shape_speedup;
-    uint32_t w3_checksum;
+    double w1_ns, w2_med_us, w2_p99_us;
+    struct w3_figures w3;
     double w4_med_us, w4_local_us;
     uint32_t w4_checksum;
     double w5_cold_ms[W5_METHODS], w5_replace_ms[W5_METHODS];
@@ -222,16 +221,11 @@ static void w3_scaling(struct run *r)
     double t3 = now();
     executor_free(ex);
 
+    r->w3.seq_s = t1 - t0;
+    r->w3.pool_s = t3 - t2;
+    r->w3.checksum = sum;
     /* The same items without a pool: the ceiling, and a pool's shape. */
-    w3_without_pool(true, w3_items, w3_workers, (uint64_t)w3_steps, want, &r->w3_ceiling_s,
-                    &r->w3_shape_s);
-
-    r->w3_seq_s = t1 - t0;
-    r->w3_pool_s = t3 - t2;
-    r->w3_speedup = r->w3_seq_s / r->w3_pool_s;
-    r->w3_ceiling_speedup = r->w3_seq_s / r->w3_ceiling_s;
-    r->w3_shape_speedup = r->w3_seq_s / r->w3_shape_s;
-    r->w3_checksum = sum;
+    w3_without_pool(&r->w3, true, w3_items, w3_workers, (uint64_t)w3_steps, want);
     free(want);
     free(fs);
 }
@@ -412,8 +406,9 @@ int main(int argc, char **argv)
         if (!json)
             fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f (ceiling "
                     "x%.2f), W4 %.0f us, W5 cold %.2f/%.2f/%.2f ms\n", k + 1, r[k].w1_ns,
-                    r[k].w2_med_us, r[k].w2_p99_us, r[k].w3_speedup,
-                    r[k].w3_ceiling_speedup, r[k].w4_med_us, r[k].w5_cold_ms[0], r[k].w5_cold_ms[1], r[k].w5_cold_ms[2]);
+                    r[k].w2_med_us, r[k].w2_p99_us, r[k].w3.speedup,
+                    r[k].w3.ceiling_speedup, r[k].w4_med_us, r[k].w5_cold_ms[0],
+                    r[k].w5_cold_ms[1], r[k].w5_cold_ms[2]);
     }
 
     if (json) {
@@ -426,14 +421,11 @@ int main(int argc, char **argv)
                w3_workers, w4_bytes, w4_trips, adler_impl, w5_reps);
         for (int k = 0; k < runs; k++) {
             printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
-                   "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
-                   "\"w3_speedup\": %.4f, \"w3_ceiling_s\": %.6f, \"w3_shape_s\": %.6f, "
-                   "\"w3_checksum\": %" PRIu32 ", "
-                   "\"w4_median_us\": %.3f, \"w4_local_us\": %.3f, "
+                   "\"w2_p99_us\": %.3f, ",
+                   k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us);
+            w3_print_json(&r[k].w3);
+            printf(", \"w4_median_us\": %.3f, \"w4_local_us\": %.3f, "
                    "\"w4_checksum\": %" PRIu32,
-                   k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup, r[k].w3_ceiling_s,
-                   r[k].w3_shape_s, r[k].w3_checksum,
                    r[k].w4_med_us, r[k].w4_local_us, r[k].w4_checksum);
             for (int m = 0; m < W5_METHODS; m++)
                 if (!w5_skipped(m))
@@ -458,11 +450,11 @@ int main(int argc, char **argv)
         FIG(w1_ns, "W1 throughput", "ns");
         FIG(w2_med_us, "W2 latency median", "us");
         FIG(w2_p99_us, "W2 latency p99", "us");
-        FIG(w3_seq_s, "W3 sequential", "s");
-        FIG(w3_pool_s, "W3 pool", "s");
-        FIG(w3_speedup, "W3 speedup", "x");
-        FIG(w3_ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
-        FIG(w3_shape_speedup, "W3 2 bare, caller waits", "x");
+        FIG(w3.seq_s, "W3 sequential", "s");
+        FIG(w3.pool_s, "W3 pool", "s");
+        FIG(w3.speedup, "W3 speedup", "x");
+        FIG(w3.ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
+        FIG(w3.shape_speedup, "W3 2 bare, caller waits", "x");
         FIG(w4_med_us, "W4 1 MiB round trip", "us");
         FIG(w4_local_us, "W4 checksum alone", "us");
         for (int m = 0; m < W5_METHODS; m++) {

@@ -145,9 +145,8 @@ static void w2_latency(double *median_us, double *p99_us)
 }
 
 struct run {
-    double w1_ns, w2_med_us, w2_p99_us, w3_seq_s, w3_pool_s, w3_speedup;
-    double w3_ceiling_s, w3_ceiling_speedup, w3_shape_s, w3_shape_speedup;
-    uint32_t w3_checksum;
+    double w1_ns, w2_med_us, w2_p99_us;
+    struct w3_figures w3;
     size_t w1_started;
 };
 
@@ -200,16 +199,11 @@ static void w3_scaling(struct run *r)
     double t3 = now();
     executor_free(ex);
 
+    r->w3.seq_s = t1 - t0;
+    r->w3.pool_s = t3 - t2;
+    r->w3.checksum = sum;
     /* The same items without a pool: the ceiling, and a pool's shape. */
-    w3_without_pool(false, w3_items, w3_workers, (uint64_t)w3_steps, want, &r->w3_ceiling_s,
-                    &r->w3_shape_s);
-
-    r->w3_seq_s = t1 - t0;
-    r->w3_pool_s = t3 - t2;
-    r->w3_speedup = r->w3_seq_s / r->w3_pool_s;
-    r->w3_ceiling_speedup = r->w3_seq_s / r->w3_ceiling_s;
-    r->w3_shape_speedup = r->w3_seq_s / r->w3_shape_s;
-    r->w3_checksum = sum;
+    w3_without_pool(&r->w3, false, w3_items, w3_workers, (uint64_t)w3_steps, want);
     free(want);
     free(fs);
 }
@@ -261,7 +255,7 @@ int main(int argc, char **argv)
         if (!json)
             fprintf(stderr, "run %d: W1 %.0f ns/task, W2 %.1f/%.1f us, W3 x%.2f (ceiling x%.2f)\n",
                     k + 1, r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                    r[k].w3_speedup, r[k].w3_ceiling_speedup);
+                    r[k].w3.speedup, r[k].w3.ceiling_speedup);
     }
 
     if (json) {
@@ -270,16 +264,13 @@ int main(int argc, char **argv)
                "\"w3_items\": %ld, \"w3_workers\": %d, \"threads\": %d}, \"runs\": [",
                cfut_version_string(), w1_tasks, w2_trips, w3_steps, w3_items,
                w3_workers, threads ? threads : default_threads());
-        for (int k = 0; k < runs; k++)
+        for (int k = 0; k < runs; k++) {
             printf("%s{\"w1_ns_per_task\": %.3f, \"w2_median_us\": %.3f, "
-                   "\"w2_p99_us\": %.3f, \"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, "
-                   "\"w3_speedup\": %.4f, \"w3_ceiling_s\": %.6f, \"w3_shape_s\": %.6f, "
-                   "\"w3_checksum\": %" PRIu32 ", "
-                   "\"w1_workers_started\": %zu}",
-                   k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us,
-                   r[k].w3_seq_s, r[k].w3_pool_s, r[k].w3_speedup, r[k].w3_ceiling_s,
-                   r[k].w3_shape_s,
-                   r[k].w3_checksum, r[k].w1_started);
+                   "\"w2_p99_us\": %.3f, ",
+                   k ? ", " : "", r[k].w1_ns, r[k].w2_med_us, r[k].w2_p99_us);
+            w3_print_json(&r[k].w3);
+            printf(", \"w1_workers_started\": %zu}", r[k].w1_started);
+        }
         printf("]}\n");
     } else {
         double *v = malloc((size_t)runs * sizeof *v);
@@ -296,11 +287,11 @@ int main(int argc, char **argv)
         FIG(w1_ns, "W1 throughput", "ns");
         FIG(w2_med_us, "W2 latency median", "us");
         FIG(w2_p99_us, "W2 latency p99", "us");
-        FIG(w3_seq_s, "W3 sequential", "s");
-        FIG(w3_pool_s, "W3 pool", "s");
-        FIG(w3_speedup, "W3 speedup", "x");
-        FIG(w3_ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
-        FIG(w3_shape_speedup, "W3 2 bare, caller waits", "x");
+        FIG(w3.seq_s, "W3 sequential", "s");
+        FIG(w3.pool_s, "W3 pool", "s");
+        FIG(w3.speedup, "W3 speedup", "x");
+        FIG(w3.ceiling_speedup, "W3 ceiling: caller + 1 bare", "x");
+        FIG(w3.shape_speedup, "W3 2 bare, caller waits", "x");
 #undef FIG
         free(v);
     }

@@ -135,8 +135,8 @@ double chain_bare_processes(long items, int workers, bool caller_computes, uint6
     return t1 - t0;
 }
 
-void w3_without_pool(bool processes, long items, int workers, uint64_t steps,
-                     const uint32_t *want, double *ceiling_s, double *shape_s)
+void w3_without_pool(struct w3_figures *w, bool processes, long items, int workers,
+                     uint64_t steps, const uint32_t *want)
 {
     double (*run)(long, int, bool, uint64_t, uint32_t *) =
         processes ? chain_bare_processes : chain_bare_threads;
@@ -146,7 +146,7 @@ void w3_without_pool(bool processes, long items, int workers, uint64_t steps,
     for (int caller_computes = 1; caller_computes >= 0; caller_computes--) {
         memset(got, 0, (size_t)items * sizeof *got);
         double s = run(items, workers, caller_computes, steps, got);
-        *(caller_computes ? ceiling_s : shape_s) = s;
+        *(caller_computes ? &w->ceiling_s : &w->shape_s) = s;
         for (long i = 0; i < items; i++)
             if (got[i] != want[i]) {
                 fprintf(stderr, "bench: W3 without a pool: item %ld: %" PRIu32 " vs %" PRIu32
@@ -155,4 +155,14 @@ void w3_without_pool(bool processes, long items, int workers, uint64_t steps,
             }
     }
     free(got);
+    w->speedup = w->seq_s / w->pool_s;
+    w->ceiling_speedup = w->seq_s / w->ceiling_s;
+    w->shape_speedup = w->seq_s / w->shape_s;
+}
+
+void w3_print_json(const struct w3_figures *w)
+{
+    printf("\"w3_seq_s\": %.6f, \"w3_pool_s\": %.6f, \"w3_speedup\": %.4f, "
+           "\"w3_ceiling_s\": %.6f, \"w3_shape_s\": %.6f, \"w3_checksum\": %" PRIu32,
+           w->seq_s, w->pool_s, w->speedup, w->ceiling_s, w->shape_s, w->checksum);
 }

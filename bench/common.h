@@ -33,10 +33,23 @@ double chain_bare_threads(long items, int workers, bool caller_computes, uint64_
 double chain_bare_processes(long items, int workers, bool caller_computes, uint64_t steps,
                             uint32_t *out);
 
-/* Both of the above for W3's items (threads, or with `processes` forked
- * children), each checked against want[]: the ceiling's time and the pool
- * shape's. */
-void w3_without_pool(bool processes, long items, int workers, uint64_t steps,
-                     const uint32_t *want, double *ceiling_s, double *shape_s);
+/* One W3 run's figures: times in seconds, speedups over the sequential
+ * loop. */
+struct w3_figures {
+    double seq_s, pool_s, speedup;
+    double ceiling_s, ceiling_speedup, shape_s, shape_speedup;
+    uint32_t checksum;
+};
+
+/* Completes w, whose seq_s, pool_s and checksum the caller measured: times
+ * the same items without a pool, both ways above (threads, or with
+ * `processes` forked children), checks their results against want[], and
+ * computes the speedups. */
+void w3_without_pool(struct w3_figures *w, bool processes, long items, int workers,
+                     uint64_t steps, const uint32_t *want);
+
+/* W3's part of a run's JSON object: "w3_seq_s": ..., "w3_checksum": N (no
+ * comma before or after). */
+void w3_print_json(const struct w3_figures *w);
 
 #endif
