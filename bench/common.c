@@ -84,7 +84,9 @@ double chain_bare_processes(long items, int workers, bool caller_computes, uint6
     int first = caller_computes ? 1 : 0;
     int fds[2];
     pid_t *pids = malloc((size_t)workers * sizeof *pids);
-    if (!pids || pipe(fds) != 0)
+    if (!pids)
+        bare_die("malloc");
+    if (pipe(fds) != 0)
         bare_die("pipe");
     double t0 = now();
     for (int k = first; k < workers; k++) {
@@ -111,11 +113,14 @@ double chain_bare_processes(long items, int workers, bool caller_computes, uint6
         compute_share(&mine);
         got = (items + workers - 1) / workers;
     }
-    uint32_t pair[2];
-    ssize_t n;
-    while ((n = read(fds[0], pair, sizeof pair)) == (ssize_t)sizeof pair) {
-        if (pair[0] >= (uint32_t)items)
-            break;
+    /* A pipe's writes of 8 bytes are atomic, so each read is one pair. */
+    for (;;) {
+        uint32_t pair[2];
+        ssize_t n = read(fds[0], pair, sizeof pair);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof pair || pair[0] >= (uint32_t)items)
+            break; /* end of file (every child done), or nonsense: counted below */
         out[pair[0]] = pair[1];
         got++;
     }
